@@ -1,0 +1,125 @@
+/**
+ * The response filter for Salesforce REST bodies: a query result
+ * `{totalSize, done, nextRecordsUrl?, records: [{attributes: {type, url}, …fields}]}` or one
+ * sObject record. Rows failing the row condition are dropped (top level and child subquery
+ * results), field rules are applied per record by its `attributes.type`, parent relationship
+ * objects get their own type's field rules, and every `totalSize` counts only what is kept.
+ */
+import { refuse, isRefusal } from '../../gateway/errors.ts';
+import { applyFieldRules, rulesFor } from '../../gateway/filter/fields.ts';
+import { createReportBuilder, type ReportBuilder } from '../../gateway/filter/report.ts';
+import { compileRowCondition, type RowPredicate } from '../../gateway/filter/rows.ts';
+import type { Obligations, Refusal, Resource } from '../../gateway/types.ts';
+import type { FilterResult } from '../types.ts';
+
+type Json = Record<string, unknown>;
+type Ctx = { readonly keep: RowPredicate; readonly fields: Obligations['fields']; readonly report: ReportBuilder };
+
+// Salesforce API names are case-insensitive: a rule for SSN__c must catch ssn__c too.
+const MATCH = { ignoreCase: true } as const;
+
+/** A JSON object as JSON.parse builds it (not an array, not a raw big number). */
+function isObject(v: unknown): v is Json {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && Object.getPrototypeOf(v) !== null;
+}
+
+const shape = (detail: string): Refusal => refuse('GW_ERR_UPSTREAM_SHAPE', detail);
+
+/**
+ * Filter a Salesforce response for `resource` (read: one record, list: a query result).
+ * A read whose record fails the row condition is GW_ERR_RES_RECORD_HIDDEN (answered as not
+ * found, so its existence is not revealed).
+ */
+export function filterSalesforce(body: unknown, resource: Resource, obligations: Obligations): FilterResult | Refusal {
+  const report = createReportBuilder();
+  if (!resource.filtered) return { body, report: report.build() };
+  const keep = compileRowCondition(obligations.rows);
+  if (isRefusal(keep)) return keep;
+  const ctx: Ctx = { keep, fields: obligations.fields, report };
+
+  if (resource.action === 'read') {
+    if (!isObject(body)) return shape('a record must be a JSON object');
+    const kept = keep(body);
+    report.row(kept);
+    if (!kept) return refuse('GW_ERR_RES_RECORD_HIDDEN');
+    const rec = filterRecord(body, resource.object, ctx);
+    return isRefusal(rec) ? rec : { body: rec, report: report.build() };
+  }
+  if (resource.action === 'list') {
+    const out = filterQueryResult(body, resource.object, ctx, true);
+    return isRefusal(out) ? out : { body: out, report: report.build() };
+  }
+  return shape(`no response filter for action ${resource.action}`);
+}
+
+/**
+ * A query result, top level or a child relationship's. `totalSize` becomes the number of
+ * records kept. When `done` is false the upstream's totalSize counts all pages; we can only
+ * count this page's kept records, so the value is this page's count (never the upstream total,
+ * which would reveal hidden rows); `done` and `nextRecordsUrl` are kept so the caller knows
+ * more exists (following it is refused until query locators are supported, see resolve.ts).
+ */
+function filterQueryResult(body: unknown, fallbackType: string | undefined, ctx: Ctx, top: boolean): Json | Refusal {
+  if (!isObject(body)) return shape('a query result must be a JSON object');
+  const records = body['records'];
+  if (!Array.isArray(records)) return shape('records is not an array');
+  if (typeof body['totalSize'] !== 'number') return shape('totalSize is not a number');
+  if (typeof body['done'] !== 'boolean') return shape('done is not a boolean');
+  const kept: Json[] = [];
+  for (const r of records) {
+    if (!isObject(r)) return shape('a record is not a JSON object');
+    // Validate the record's shape before the row test, so a malformed row is an error, not a drop.
+    const type = recordType(r, fallbackType);
+    if (isRefusal(type)) return type;
+    const ok = ctx.keep(r);
+    if (top) ctx.report.row(ok);
+    if (!ok) continue;
+    const f = filterRecord(r, fallbackType, ctx);
+    if (isRefusal(f)) return f;
+    kept.push(f);
+  }
+  // Keep the upstream's key order; only records and totalSize change.
+  return Object.fromEntries(
+    Object.entries(body).map(([k, v]) => [k, k === 'records' ? kept : k === 'totalSize' ? kept.length : v]),
+  );
+}
+
+/** attributes.type, or the fallback when the record has no attributes at all. */
+function recordType(r: Json, fallback: string | undefined): string | Refusal {
+  if (!Object.hasOwn(r, 'attributes')) {
+    return fallback ?? shape('a nested record has no attributes.type');
+  }
+  const a = r['attributes'];
+  if (!isObject(a) || typeof a['type'] !== 'string' || a['type'] === '') return shape('attributes.type is not a string');
+  return a['type'];
+}
+
+/**
+ * Field rules for one record by its type, then recursion into its values: child relationship
+ * results (row condition applied, fail closed) and parent relationship records (field rules
+ * only). Other nested objects (compound fields such as MailingAddress) are values.
+ */
+function filterRecord(r: Json, fallbackType: string | undefined, ctx: Ctx): Json | Refusal {
+  const type = recordType(r, fallbackType);
+  if (isRefusal(type)) return type;
+  const applied = applyFieldRules(r, rulesFor(ctx.fields, type, MATCH), MATCH);
+  ctx.report.fields(type, applied.masked, applied.removed);
+  const out: [string, unknown][] = [];
+  for (const [k, v] of Object.entries(applied.record)) {
+    if (k === 'attributes' || !isObject(v)) {
+      out.push([k, v]);
+    } else if (Object.hasOwn(v, 'records')) {
+      // Child records carry their own type; with no attributes we cannot pick their rules.
+      const child = filterQueryResult(v, undefined, ctx, false);
+      if (isRefusal(child)) return child;
+      out.push([k, child]);
+    } else if (Object.hasOwn(v, 'attributes')) {
+      const parent = filterRecord(v, undefined, ctx);
+      if (isRefusal(parent)) return parent;
+      out.push([k, parent]);
+    } else {
+      out.push([k, v]);
+    }
+  }
+  return Object.fromEntries(out);
+}

@@ -1,0 +1,95 @@
+/**
+ * Salesforce REST routes → Resource. Only the routes below are known; anything else is refused
+ * (GW_ERR_RES_UNKNOWN_ROUTE), never passed through unfiltered.
+ *
+ *   GET    /services/data/vNN.N/query?q=SOQL         list
+ *   GET    /services/data/vNN.N/sobjects/{Object}/{id}[?fields=a,b]   read
+ *   POST   /services/data/vNN.N/sobjects/{Object}    create
+ *   PATCH  /services/data/vNN.N/sobjects/{Object}/{id}   update
+ *   DELETE /services/data/vNN.N/sobjects/{Object}/{id}   delete
+ */
+import { isRefusal, refuse } from '../../gateway/errors.ts';
+import type { CanonicalRequest, Refusal, Resource } from '../../gateway/types.ts';
+import { bodyFieldsFor, pickBodyFields, type BodyFieldsOption } from '../shared/body-fields.ts';
+import { isApiName, parseSoql, selectedFields } from './soql.ts';
+
+export const ADAPTER_NAME = 'salesforce';
+
+const VERSION = /^v\d+\.\d$/;
+const RECORD_ID = /^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$/;
+
+/** Resolve a canonical request to a Salesforce resource. */
+export function resolveSalesforce(req: CanonicalRequest, body: unknown, bodyFields: BodyFieldsOption): Resource | Refusal {
+  const [s0, s1, version, kind, ...rest] = req.segments;
+  if (s0 !== 'services' || s1 !== 'data' || version === undefined || !VERSION.test(version)) {
+    return refuse('GW_ERR_RES_UNKNOWN_ROUTE', 'not a /services/data/vNN.N/ path');
+  }
+  if (kind === 'query') return resolveQuery(req, rest);
+  if (kind === 'sobjects') return resolveSobject(req, rest, body, bodyFields);
+  return refuse('GW_ERR_RES_UNKNOWN_ROUTE');
+}
+
+function resolveQuery(req: CanonicalRequest, rest: readonly string[]): Resource | Refusal {
+  if (rest.length > 0) {
+    // A query locator (/query/01g…-2000, the nextRecordsUrl of a paged result) names no object:
+    // the object and fields are only known from the first page's SOQL, so the policy could not
+    // judge it. Refused until locators are remembered (or signed) by the gateway.
+    return refuse('GW_ERR_RES_UNKNOWN_ROUTE', 'query locators are not supported');
+  }
+  if (req.method !== 'GET') return refuse('GW_ERR_RES_METHOD_NOT_ALLOWED');
+  // Several q parameters: we and Salesforce might read different ones.
+  const qs = req.query.getAll('q');
+  if (qs.length !== 1 || (qs[0] ?? '').trim() === '') return refuse('GW_ERR_RES_BAD_QUERY', 'exactly one non-empty q parameter is required');
+  const parsed = parseSoql(qs[0] as string);
+  if (!parsed.ok) return refuse('GW_ERR_RES_BAD_QUERY', parsed.why);
+  const fields = selectedFields(parsed.query);
+  return {
+    adapter: ADAPTER_NAME,
+    object: parsed.query.object,
+    action: 'list',
+    ...(fields === undefined ? {} : { fields }),
+    filtered: true,
+  };
+}
+
+function resolveSobject(req: CanonicalRequest, rest: readonly string[], body: unknown, bodyFields: BodyFieldsOption): Resource | Refusal {
+  const [object, id, ...more] = rest;
+  if (object === undefined || !isApiName(object) || more.length > 0) return refuse('GW_ERR_RES_UNKNOWN_ROUTE');
+  if (id === undefined) {
+    // GET here is the describe-basic call with recentItems (records): not supported.
+    if (req.method !== 'POST') return refuse('GW_ERR_RES_METHOD_NOT_ALLOWED');
+    return write(object, undefined, 'create', body, bodyFields);
+  }
+  // describe, updated, deleted, listviews… and external-id paths are not record ids.
+  if (!RECORD_ID.test(id)) return refuse('GW_ERR_RES_UNKNOWN_ROUTE');
+  switch (req.method) {
+    case 'GET': {
+      const fields = fieldsParam(req);
+      if (isRefusal(fields)) return fields;
+      return { adapter: ADAPTER_NAME, object, id, action: 'read', ...(fields === undefined ? {} : { fields }), filtered: true };
+    }
+    case 'PATCH':
+      return write(object, id, 'update', body, bodyFields);
+    case 'DELETE':
+      return { adapter: ADAPTER_NAME, object, id, action: 'delete', filtered: false };
+    default:
+      return refuse('GW_ERR_RES_METHOD_NOT_ALLOWED');
+  }
+}
+
+/** `?fields=a,b` of a record read; absent → undefined (all fields). */
+function fieldsParam(req: CanonicalRequest): string[] | undefined | Refusal {
+  const all = req.query.getAll('fields');
+  if (all.length === 0) return undefined;
+  if (all.length > 1) return refuse('GW_ERR_RES_BAD_QUERY', 'more than one fields parameter');
+  const names = (all[0] as string).split(',').map((s) => s.trim());
+  const bad = names.find((n) => !isApiName(n));
+  if (bad !== undefined) return refuse('GW_ERR_RES_BAD_QUERY', `invalid field name ${JSON.stringify(bad)}`);
+  return names;
+}
+
+function write(object: string, id: string | undefined, action: 'create' | 'update', body: unknown, bodyFields: BodyFieldsOption): Resource | Refusal {
+  const picked = pickBodyFields(body, bodyFieldsFor(bodyFields, object, true), true);
+  if (isRefusal(picked)) return picked;
+  return { adapter: ADAPTER_NAME, object, ...(id === undefined ? {} : { id }), action, body: picked, filtered: false };
+}

@@ -1,0 +1,51 @@
+/**
+ * The decision-log records (v1). Field names follow OPA's decision-log event (decision_id,
+ * timestamp, path, input, result, bundles, erased, labels) so tooling that reads OPA's log reads
+ * ours; `reasons`, `stage` and the outcome record are ours. docs/decision-log.md lists every field.
+ */
+import type { FilterReport, Reason } from '../gateway/types.ts';
+
+export type Labels = { readonly instance_id: string; readonly version: string; readonly gateway_region: string };
+
+/** Written before anything is forwarded, for every request that gets an answer (allowed or not). */
+export type DecisionRecord = {
+  readonly kind: 'decision';
+  readonly v: 1;
+  readonly decision_id: string;
+  readonly timestamp: string;
+  /** Policy entrypoint; for refusals before the policy ran, the same path (nothing was evaluated). */
+  readonly path: string;
+  readonly bundles: { readonly policy: { readonly revision: string } };
+  readonly labels: Labels;
+  /** 'policy' when the Wasm policy decided; otherwise the gateway stage that refused. */
+  readonly decided_by: 'policy' | 'canonicalize' | 'authenticate' | 'resolve' | 'gateway';
+  readonly input: unknown;
+  /** The policy's result as returned (after the contract check); null when the policy did not run. */
+  readonly result: unknown;
+  readonly allow: boolean;
+  readonly reasons: readonly Reason[];
+  /** HTTP status of the answer when the request was refused here (absent when allowed). */
+  readonly status?: number;
+  readonly erased: readonly string[];
+};
+
+/** Written before the response body is released to the client. */
+export type OutcomeRecord = {
+  readonly kind: 'outcome';
+  readonly v: 1;
+  readonly decision_id: string;
+  readonly timestamp: string;
+  readonly labels: Labels;
+  readonly upstream: { readonly name: string; readonly status: number; readonly latency_ms: number };
+  /** Status the client received (may differ from upstream: e.g. 404 for a hidden record). */
+  readonly status: number;
+  readonly reason?: string;
+  readonly filter?: {
+    readonly rows_in: number;
+    readonly rows_out: number;
+    readonly fields_masked: FilterReport['masked'];
+    readonly fields_removed: FilterReport['removed'];
+  };
+};
+
+export type LogRecord = DecisionRecord | OutcomeRecord;

@@ -1,0 +1,166 @@
+/**
+ * Loads the one configuration file (YAML), validates it against the schema, fills defaults and
+ * freezes it. Every error message starts with the key that is wrong, e.g.
+ * `upstreams[0].url: must match pattern …`, so an operator can find it without reading code.
+ */
+import { readFileSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { isAbsolute, resolve, dirname } from 'node:path';
+import { Ajv, type ErrorObject } from 'ajv';
+import { parse as parseYaml } from 'yaml';
+import { configSchema } from './schema.ts';
+
+export type Algorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA';
+
+export type UpstreamConfig = {
+  readonly name: string;
+  readonly url: string;
+  readonly prefix: string;
+  readonly adapter: string;
+  readonly adapterOptions: Readonly<Record<string, unknown>>;
+  readonly forwardAuthorization: boolean;
+};
+
+export type IssuerConfig = {
+  readonly issuer: string;
+  readonly audience: string | readonly string[];
+  readonly algorithms: readonly Algorithm[];
+  readonly clockToleranceSeconds: number;
+  readonly allowInsecureHttp: boolean;
+  readonly claims: { readonly tenant: string; readonly regions: string; readonly roles: string; readonly clearance: string };
+};
+
+export type DeviceTrustConfig = {
+  readonly issuer: string;
+  readonly jwks: { readonly keys: readonly Record<string, unknown>[] };
+  readonly algorithms: readonly Algorithm[];
+  readonly header: string;
+  readonly maxAgeSeconds: number;
+};
+
+export type Config = {
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly gateway: { readonly region: string; readonly instanceId: string };
+  readonly upstreams: readonly UpstreamConfig[];
+  readonly issuers: readonly IssuerConfig[];
+  readonly deviceTrust?: DeviceTrustConfig;
+  readonly policy: {
+    readonly bundle: string;
+    readonly entrypoint: string;
+    readonly memoryInitialPages: number;
+    readonly memoryMaximumPages: number;
+  };
+  readonly decisionLog: { readonly dir: string; readonly fsync: boolean; readonly erase: readonly string[] };
+  readonly limits: { readonly requestBodyBytes: number; readonly responseBodyBytes: number; readonly jsonDepth: number; readonly tokenBytes: number };
+  readonly timeouts: {
+    readonly connectMs: number;
+    readonly headersMs: number;
+    readonly bodyMs: number;
+    readonly discoveryMs: number;
+    readonly keysRefreshMs: number;
+    readonly shutdownMs: number;
+  };
+  readonly logging: { readonly level: string };
+  readonly proxy: { readonly headerStrip: readonly string[]; readonly headerStripPrefixes: readonly string[] };
+};
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const ajv = new Ajv({ useDefaults: true, allErrors: false, strict: true, allowUnionTypes: true });
+const validate = ajv.compile(configSchema);
+
+/** `/upstreams/0/url` → `upstreams[0].url` */
+function keyOf(pointer: string): string {
+  const parts = pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+  let out = '';
+  for (const p of parts) out += /^\d+$/.test(p) ? `[${p}]` : out === '' ? p : `.${p}`;
+  return out === '' ? '(root)' : out;
+}
+
+function messageOf(e: ErrorObject): string {
+  if (e.keyword === 'additionalProperties') {
+    const extra = (e.params as { additionalProperty: string }).additionalProperty;
+    const base = keyOf(e.instancePath);
+    return `${base === '(root)' ? extra : `${base}.${extra}`}: unknown key`;
+  }
+  if (e.keyword === 'required') {
+    const missing = (e.params as { missingProperty: string }).missingProperty;
+    const base = keyOf(e.instancePath);
+    return `${base === '(root)' ? missing : `${base}.${missing}`}: is required`;
+  }
+  if (e.keyword === 'enum') {
+    return `${keyOf(e.instancePath)}: must be one of ${JSON.stringify((e.params as { allowedValues: unknown[] }).allowedValues)}`;
+  }
+  return `${keyOf(e.instancePath)}: ${e.message ?? 'is invalid'}`;
+}
+
+function deepFreeze<T>(v: T): T {
+  if (v && typeof v === 'object' && !Object.isFrozen(v)) {
+    Object.freeze(v);
+    for (const child of Object.values(v)) deepFreeze(child);
+  }
+  return v;
+}
+
+/**
+ * Validate a configuration object (from YAML or built in code, as the demo does), fill defaults,
+ * resolve relative paths against `baseDir`, check cross-field rules, and freeze it.
+ */
+export function validateConfig(raw: unknown, baseDir: string): Config {
+  const doc = structuredClone(raw) as Record<string, unknown>;
+  if (!validate(doc)) {
+    const first = validate.errors?.[0];
+    throw new ConfigError(first ? messageOf(first) : '(root): is invalid');
+  }
+  const cfg = doc as unknown as {
+    gateway: { instanceId?: string };
+    upstreams: { name: string; prefix: string }[];
+    issuers: { issuer: string; allowInsecureHttp: boolean }[];
+    policy: { bundle: string; memoryInitialPages: number; memoryMaximumPages: number };
+    decisionLog: { dir: string };
+  };
+  cfg.gateway.instanceId ??= hostname();
+  const names = new Set<string>();
+  const prefixes = new Set<string>();
+  cfg.upstreams.forEach((u, i) => {
+    if (names.has(u.name)) throw new ConfigError(`upstreams[${i}].name: duplicate upstream name "${u.name}"`);
+    if (prefixes.has(u.prefix)) throw new ConfigError(`upstreams[${i}].prefix: duplicate prefix "${u.prefix}"`);
+    names.add(u.name);
+    prefixes.add(u.prefix);
+  });
+  const issuers = new Set<string>();
+  cfg.issuers.forEach((is, i) => {
+    if (issuers.has(is.issuer)) throw new ConfigError(`issuers[${i}].issuer: duplicate issuer "${is.issuer}"`);
+    issuers.add(is.issuer);
+    if (is.issuer.startsWith('http://') && !is.allowInsecureHttp) {
+      throw new ConfigError(`issuers[${i}].issuer: plain http is refused unless allowInsecureHttp is true (development only)`);
+    }
+  });
+  if (cfg.policy.memoryInitialPages > cfg.policy.memoryMaximumPages) {
+    throw new ConfigError('policy.memoryInitialPages: must not exceed policy.memoryMaximumPages');
+  }
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
+  cfg.policy.bundle = abs(cfg.policy.bundle);
+  cfg.decisionLog.dir = abs(cfg.decisionLog.dir);
+  return deepFreeze(doc) as unknown as Config;
+}
+
+/** Read, parse and validate a YAML config file; relative paths resolve against its folder. */
+export function loadConfigFile(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`(file): cannot read ${path}: ${(err as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    // uniqueKeys: a key given twice is an error, not "last one wins".
+    raw = parseYaml(text, { uniqueKeys: true, prettyErrors: true });
+  } catch (err) {
+    throw new ConfigError(`(yaml): ${(err as Error).message.split('\n')[0]}`);
+  }
+  return validateConfig(raw ?? {}, dirname(resolve(path)));
+}

@@ -1,0 +1,168 @@
+/**
+ * The configuration schema: one JSON Schema, every object closed (`additionalProperties: false`)
+ * so a misspelt key is an error rather than a silently ignored setting. Defaults live here, in
+ * the schema, each with its unit, so `useDefaults` fills them once at load time.
+ */
+
+const durationMs = (def: number, min = 1) => ({ type: 'integer', minimum: min, maximum: 3_600_000, default: def });
+const bytes = (def: number) => ({ type: 'integer', minimum: 1, maximum: 1_073_741_824, default: def });
+const nameList = { type: 'array', items: { type: 'string', minLength: 1 }, uniqueItems: true };
+const httpUrl = { type: 'string', pattern: '^https?://[^\\s/?#]+(/[^\\s?#]*)?$' };
+const asymmetricAlgs = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'];
+
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['upstreams', 'issuers', 'policy', 'decisionLog'],
+  properties: {
+    listen: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        host: { type: 'string', minLength: 1, default: '127.0.0.1' },
+        port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
+      },
+    },
+    gateway: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        /** The region this replica runs in; passed to the policy as env.gateway_region. */
+        region: { type: 'string', minLength: 1, default: 'EU' },
+        /** Stable instance id for the decision log; defaults to the host name at start. */
+        instanceId: { type: 'string', minLength: 1 },
+      },
+    },
+    upstreams: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name', 'url', 'prefix', 'adapter'],
+        properties: {
+          name: { type: 'string', pattern: '^[a-z][a-z0-9-]{0,62}$' },
+          url: httpUrl,
+          /** Route prefix on the gateway, removed before forwarding: '/sf' serves '/sf/…'. */
+          prefix: { type: 'string', pattern: '^/[A-Za-z0-9._~-]+(/[A-Za-z0-9._~-]+)*$' },
+          adapter: { type: 'string', minLength: 1 },
+          adapterOptions: { type: 'object', default: {} },
+          /** Forward the caller's Authorization header upstream (off: the upstream trusts the gateway's headers). */
+          forwardAuthorization: { type: 'boolean', default: false },
+        },
+      },
+    },
+    issuers: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['issuer', 'audience'],
+        properties: {
+          issuer: httpUrl,
+          audience: { anyOf: [{ type: 'string', minLength: 1 }, { type: 'array', items: { type: 'string', minLength: 1 }, minItems: 1 }] },
+          algorithms: { type: 'array', items: { enum: asymmetricAlgs }, minItems: 1, uniqueItems: true, default: ['RS256', 'ES256'] },
+          clockToleranceSeconds: { type: 'integer', minimum: 0, maximum: 300, default: 30 }, // 30 seconds
+          /** Plain-HTTP discovery; only for loopback development issuers. */
+          allowInsecureHttp: { type: 'boolean', default: false },
+          claims: {
+            type: 'object',
+            additionalProperties: false,
+            default: {},
+            properties: {
+              tenant: { type: 'string', default: 'tenant' },
+              regions: { type: 'string', default: 'regions' },
+              roles: { type: 'string', default: 'roles' },
+              clearance: { type: 'string', default: 'clearance' },
+            },
+          },
+        },
+      },
+    },
+    deviceTrust: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['issuer', 'jwks'],
+      properties: {
+        issuer: { type: 'string', minLength: 1 },
+        jwks: {
+          type: 'object',
+          required: ['keys'],
+          properties: { keys: { type: 'array', minItems: 1, items: { type: 'object', required: ['kty'], properties: { kty: { type: 'string' } } } } },
+        },
+        algorithms: { type: 'array', items: { enum: asymmetricAlgs }, minItems: 1, uniqueItems: true, default: ['ES256'] },
+        header: { type: 'string', pattern: '^[a-z0-9-]+$', default: 'x-device-posture-assertion' },
+        maxAgeSeconds: { type: 'integer', minimum: 1, maximum: 86400, default: 900 }, // 15 minutes
+      },
+    },
+    policy: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['bundle'],
+      properties: {
+        /** Path of the bundle built by `npm run build` (opa build -t wasm). */
+        bundle: { type: 'string', minLength: 1 },
+        entrypoint: { type: 'string', pattern: '^[a-z0-9_]+(/[a-z0-9_]+)*$', default: 'crm/authz/decision' },
+        /** Initial Wasm memory in 64 KiB pages; large inputs fail without enough headroom (opa-wasm #89). */
+        memoryInitialPages: { type: 'integer', minimum: 2, maximum: 16384, default: 64 }, // 4 MiB
+        memoryMaximumPages: { type: 'integer', minimum: 2, maximum: 65536, default: 4096 }, // 256 MiB
+      },
+    },
+    decisionLog: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['dir'],
+      properties: {
+        dir: { type: 'string', minLength: 1 },
+        /** fdatasync after each write: a record the client's answer depends on survives a crash. */
+        fsync: { type: 'boolean', default: true },
+        /** Input keys (JSON Pointers) erased before writing, in addition to the built-in ones. */
+        erase: { type: 'array', items: { type: 'string', pattern: '^(/[^/]+)+$' }, default: [] },
+      },
+    },
+    limits: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        requestBodyBytes: bytes(1_048_576), // 1 MiB
+        responseBodyBytes: bytes(16_777_216), // 16 MiB
+        jsonDepth: { type: 'integer', minimum: 2, maximum: 1000, default: 64 },
+        tokenBytes: bytes(8192), // 8 KiB
+      },
+    },
+    timeouts: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        connectMs: durationMs(2_000), // 2 seconds
+        headersMs: durationMs(10_000), // 10 seconds
+        bodyMs: durationMs(30_000), // 30 seconds
+        discoveryMs: durationMs(5_000), // 5 seconds
+        keysRefreshMs: durationMs(600_000, 1000), // 10 minutes
+        shutdownMs: durationMs(10_000), // 10 seconds
+      },
+    },
+    logging: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        level: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], default: 'info' },
+      },
+    },
+    proxy: {
+      type: 'object',
+      additionalProperties: false,
+      default: {},
+      properties: {
+        headerStrip: { ...nameList, default: [] },
+        headerStripPrefixes: { ...nameList, default: [] },
+      },
+    },
+  },
+} as const;

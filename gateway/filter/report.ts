@@ -1,0 +1,40 @@
+/**
+ * Collects what a response filter did into a FilterReport (rows in/out, fields masked and
+ * removed per object type) for the decision log's outcome record.
+ */
+import type { FilterReport } from '../types.ts';
+
+export type ReportBuilder = {
+  /** Count one top-level row; nested (child) rows are not counted. */
+  row(kept: boolean): void;
+  /** Record fields masked/removed on a record of `objectType`. */
+  fields(objectType: string, masked: readonly string[], removed: readonly string[]): void;
+  build(): FilterReport;
+};
+
+export function createReportBuilder(): ReportBuilder {
+  let rowsIn = 0;
+  let rowsOut = 0;
+  const masked = new Map<string, Set<string>>();
+  const removed = new Map<string, Set<string>>();
+  const add = (into: Map<string, Set<string>>, type: string, names: readonly string[]): void => {
+    if (names.length === 0) return;
+    let set = into.get(type);
+    if (set === undefined) into.set(type, (set = new Set()));
+    for (const n of names) set.add(n);
+  };
+  // Sorted keys and names so the log record is byte-identical for the same outcome.
+  const freeze = (m: Map<string, Set<string>>): Record<string, readonly string[]> =>
+    Object.fromEntries([...m.keys()].sort().map((k) => [k, [...(m.get(k) ?? [])].sort()]));
+  return {
+    row(kept) {
+      rowsIn++;
+      if (kept) rowsOut++;
+    },
+    fields(objectType, m, r) {
+      add(masked, objectType, m);
+      add(removed, objectType, r);
+    },
+    build: () => ({ rowsIn, rowsOut, masked: freeze(masked), removed: freeze(removed) }),
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * A single-pass structural scan of JSON text: container depth and duplicate object keys, the
+ * two things JSON.parse cannot report (it recurses on depth and silently keeps the last of two
+ * equal keys, while another parser may keep the first). It does not validate the grammar:
+ * JSON.parse runs afterwards and rejects anything malformed; on malformed text this scan may
+ * report a wrong reason, never a false "ok" for valid JSON.
+ */
+
+export type ScanResult = { readonly ok: true } | { readonly ok: false; readonly why: string };
+
+type Frame = { readonly keys: Set<string> | null; expectKey: boolean };
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+/** Check nesting depth (top-level container = 1) and duplicate keys in every object. */
+export function scanJsonStructure(text: string, maxDepth: number): ScanResult {
+  const stack: Frame[] = [];
+  const n = text.length;
+  for (let i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    switch (c) {
+      case 0x7b: // {
+      case 0x5b: // [
+        if (stack.length >= maxDepth) return { ok: false, why: `nesting deeper than ${maxDepth}` };
+        stack.push({ keys: c === 0x7b ? new Set() : null, expectKey: c === 0x7b });
+        break;
+      case 0x7d: // }
+      case 0x5d: // ]
+        stack.pop();
+        break;
+      case 0x2c: {
+        // ',' in an object: the next string is a key again
+        const top = stack[stack.length - 1];
+        if (top?.keys) top.expectKey = true;
+        break;
+      }
+      case QUOTE: {
+        const end = stringEnd(text, i);
+        if (end < 0) return { ok: false, why: 'unterminated string' };
+        const top = stack[stack.length - 1];
+        if (top?.keys && top.expectKey) {
+          const key = decodeKey(text, i, end);
+          if (key === undefined) return { ok: false, why: 'invalid escape in key' };
+          if (top.keys.has(key)) return { ok: false, why: `duplicate key ${JSON.stringify(key)}` };
+          top.keys.add(key);
+          top.expectKey = false;
+        }
+        i = end;
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return { ok: true };
+}
+
+/** Index of the closing quote of the string opening at `start`, or -1. */
+function stringEnd(text: string, start: number): number {
+  for (let i = start + 1; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === BACKSLASH) i++;
+    else if (c === QUOTE) return i;
+  }
+  return -1;
+}
+
+/** The key's value after unescaping, so that "a" and "\u0061" compare equal. */
+function decodeKey(text: string, start: number, end: number): string | undefined {
+  const raw = text.slice(start + 1, end);
+  if (!raw.includes('\\')) return raw;
+  try {
+    return JSON.parse(text.slice(start, end + 1)) as string;
+  } catch {
+    return undefined;
+  }
+}

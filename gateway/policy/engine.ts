@@ -1,0 +1,92 @@
+/**
+ * The policy engine: the compiled bundle evaluated in-process by @open-policy-agent/opa-wasm.
+ * Fails closed: an evaluation that throws, returns nothing, or returns a document that breaks the
+ * decision contract is a denial with reason `policy.error`, and the Wasm instance is replaced
+ * (after a trap its memory may be in any state).
+ */
+import { loadPolicy, type LoadedPolicy } from '@open-policy-agent/opa-wasm';
+import { refuse } from '../errors.ts';
+import type { Decision, Refusal } from '../types.ts';
+import { readBundle, BundleError, type Bundle } from './bundle.ts';
+import { checkDecision } from './contract.ts';
+
+export type EngineOptions = {
+  readonly bundlePath: string;
+  readonly entrypoint: string;
+  readonly memoryInitialPages: number;
+  readonly memoryMaximumPages: number;
+};
+
+export type PolicyEngine = {
+  readonly revision: string;
+  readonly bundleSha256: string;
+  readonly entrypoint: string;
+  /** Evaluate one input. Never throws. */
+  evaluate(input: unknown): Decision | Refusal;
+  status(): { revision: string; evaluations: number; errors: number; reloads: number };
+};
+
+async function instantiate(bundle: Bundle, o: EngineOptions): Promise<LoadedPolicy> {
+  // An explicit memory descriptor: the SDK default (5 pages) fails on larger inputs (opa-wasm #89).
+  const policy = await loadPolicy(bundle.wasm, { initial: o.memoryInitialPages, maximum: o.memoryMaximumPages });
+  policy.setData(bundle.data);
+  return policy;
+}
+
+/** Load the bundle and build the first instance. Throws BundleError when the bundle is unusable. */
+export async function createPolicyEngine(o: EngineOptions): Promise<PolicyEngine> {
+  const bundle = await readBundle(o.bundlePath);
+  if (bundle.entrypoints.length > 0 && !bundle.entrypoints.includes(o.entrypoint)) {
+    throw new BundleError(`policy.entrypoint: "${o.entrypoint}" is not an entrypoint of the bundle (has ${bundle.entrypoints.join(', ')})`);
+  }
+  let policy: LoadedPolicy | undefined = await instantiate(bundle, o);
+  let evaluations = 0;
+  let errors = 0;
+  let reloads = 0;
+  let reloading: Promise<void> | undefined;
+
+  const replaceInstance = () => {
+    policy = undefined;
+    reloading ??= instantiate(bundle, o)
+      .then((p) => {
+        policy = p;
+        reloads++;
+      })
+      .catch(() => {
+        // Stays undefined: every evaluation is denied until a later attempt succeeds.
+      })
+      .finally(() => {
+        reloading = undefined;
+      });
+  };
+
+  return {
+    revision: bundle.revision,
+    bundleSha256: bundle.sha256,
+    entrypoint: o.entrypoint,
+    evaluate(input: unknown): Decision | Refusal {
+      evaluations++;
+      if (!policy) {
+        errors++;
+        replaceInstance();
+        return refuse('GW_ERR_POLICY_ERROR', 'policy instance is being rebuilt after an evaluation error');
+      }
+      let resultSet: unknown;
+      try {
+        resultSet = policy.evaluate(input, o.entrypoint);
+      } catch (err) {
+        errors++;
+        replaceInstance();
+        return refuse('GW_ERR_POLICY_ERROR', `evaluation failed: ${(err as Error).message}`);
+      }
+      const first = Array.isArray(resultSet) ? (resultSet[0] as { result?: unknown } | undefined) : undefined;
+      const checked = checkDecision(first?.result);
+      if (typeof checked === 'string') {
+        errors++;
+        return refuse('GW_ERR_POLICY_ERROR', checked);
+      }
+      return checked;
+    },
+    status: () => ({ revision: bundle.revision, evaluations, errors, reloads }),
+  };
+}

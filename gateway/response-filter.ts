@@ -1,0 +1,75 @@
+/**
+ * Reads an upstream body for filtering: bounded, decoded, JSON only, parsed safely. Everything
+ * that cannot be read this way is a refusal (502 with a reason code): a body the gateway
+ * cannot parse is never passed through.
+ */
+import { createGunzip, createInflate, createBrotliDecompress, type Gunzip, type Inflate, type BrotliDecompress } from 'node:zlib';
+import type { Readable } from 'node:stream';
+import { refuse } from './errors.ts';
+import { safeParseJson } from './json/safe-parse.ts';
+import type { Refusal } from './types.ts';
+
+const JSON_TYPE = /^application\/(?:[a-z0-9.+-]+\+)?json\s*(?:;|$)/i;
+
+export function isJsonContentType(ct: string | undefined): boolean {
+  return ct !== undefined && JSON_TYPE.test(ct);
+}
+
+function decoder(encoding: string | undefined): Gunzip | Inflate | BrotliDecompress | null | undefined {
+  const e = (encoding ?? 'identity').trim().toLowerCase();
+  if (e === '' || e === 'identity') return null;
+  if (e === 'gzip' || e === 'x-gzip') return createGunzip();
+  if (e === 'deflate') return createInflate();
+  if (e === 'br') return createBrotliDecompress();
+  return undefined;
+}
+
+/** Collect at most `maxBytes` decoded bytes; destroys the streams past the limit. */
+export async function readBounded(stream: Readable, encoding: string | undefined, maxBytes: number): Promise<Buffer | Refusal> {
+  const dec = decoder(encoding);
+  if (dec === undefined) {
+    stream.destroy();
+    return refuse('GW_ERR_UPSTREAM_ENCODING', `content-encoding ${String(encoding).slice(0, 32)}`);
+  }
+  const source: Readable = dec ? stream.pipe(dec) : stream;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of source) {
+      size += (chunk as Buffer).length;
+      if (size > maxBytes) {
+        stream.destroy();
+        source.destroy();
+        return refuse('GW_ERR_UPSTREAM_BODY_TOO_LARGE', `more than ${maxBytes} bytes`);
+      }
+      chunks.push(chunk as Buffer);
+    }
+  } catch (err) {
+    stream.destroy();
+    const code = (err as { code?: string }).code ?? '';
+    if (code.startsWith('Z_') || code.startsWith('ERR_BROTLI') || code === 'ERR__ERROR_FORMAT_PADDING_1') {
+      return refuse('GW_ERR_UPSTREAM_ENCODING', 'body does not decode');
+    }
+    if (code === 'UND_ERR_BODY_TIMEOUT') return refuse('GW_ERR_UPSTREAM_TIMEOUT', 'body timeout');
+    return refuse('GW_ERR_UPSTREAM_UNREACHABLE', `body read failed: ${code || (err as Error).message}`);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+export async function readJsonBody(
+  stream: Readable,
+  headers: Record<string, string | string[] | undefined>,
+  limits: { maxBytes: number; maxDepth: number },
+): Promise<{ value: unknown } | Refusal> {
+  const ct = headers['content-type'];
+  if (!isJsonContentType(Array.isArray(ct) ? ct[0] : ct)) {
+    stream.destroy();
+    return refuse('GW_ERR_UPSTREAM_NOT_JSON', `content-type ${String(ct ?? 'absent').slice(0, 64)}`);
+  }
+  const enc = headers['content-encoding'];
+  const buf = await readBounded(stream, Array.isArray(enc) ? enc.join(',') : enc, limits.maxBytes);
+  if (!Buffer.isBuffer(buf)) return buf;
+  const parsed = safeParseJson(buf, { maxDepth: limits.maxDepth });
+  if (!parsed.ok) return refuse('GW_ERR_UPSTREAM_BODY_UNPARSEABLE', parsed.why);
+  return { value: parsed.value };
+}

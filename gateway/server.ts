@@ -1,0 +1,406 @@
+/**
+ * The HTTP shell. Fastify and @fastify/http-proxy carry bytes; every decision is made by the pure
+ * stages this file calls in order (lifecycle as data, see PIPELINE below):
+ *
+ *   onRequest   canonicalize → authenticate → posture
+ *   preHandler  (body read) → resolve → decide → log decision
+ *   handler     forward (reply.from with the canonical path and query, byte for byte)
+ *   onResponse  read + filter body → log outcome → release
+ *
+ * Every refusal goes through `refuseAndLog`: one decision record with its reason, then one
+ * problem+json answer carrying the decision id.
+ */
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import httpProxy from '@fastify/http-proxy';
+import type { Readable } from 'node:stream';
+import type { Config, UpstreamConfig } from './config/load.ts';
+import { ERRORS, isRefusal, reasonsOf, refuse, type ErrorCode } from './errors.ts';
+import type { CanonicalRequest, Decision, Posture, Principal, Refusal, Resource } from './types.ts';
+import { canonicalize } from './canonicalize.ts';
+import { DEFAULT_HEADER_POLICY, type HeaderPolicy } from './headers.ts';
+import { bearerToken } from './identity/bearer.ts';
+import { verifyJwt } from './identity/verify.ts';
+import { principalFromClaims } from './identity/principal.ts';
+import { createPostureVerifier } from './identity/posture.ts';
+import type { IssuerRegistry } from './identity/issuers.ts';
+import type { PolicyEngine } from './policy/engine.ts';
+import { buildInput, queryOf, subjectOf } from './policy/input.ts';
+import { safeParseJson } from './json/safe-parse.ts';
+import { readJsonBody, isJsonContentType } from './response-filter.ts';
+import { DECISION_ID_HEADER, sendProblem } from './respond.ts';
+import { upstreamHeaders } from './upstream-headers.ts';
+import { createAdapter } from '../adapters/registry.ts';
+import type { Adapter } from '../adapters/types.ts';
+import type { DecisionLog } from '../audit/decision-log.ts';
+import type { DecisionRecord, Labels, OutcomeRecord } from '../audit/event.ts';
+
+export const PIPELINE = ['canonicalize', 'authenticate', 'posture', 'resolve', 'decide', 'log', 'forward', 'filter', 'outcome'] as const;
+
+export type GatewayDeps = {
+  readonly config: Config;
+  readonly engine: PolicyEngine;
+  readonly decisionLog: DecisionLog;
+  readonly issuers: IssuerRegistry;
+  readonly version: string;
+  /** The gateway's clock; passed to the policy as env.now. Injectable so tests can freeze it. */
+  readonly now?: () => Date;
+};
+
+type Upstream = { readonly config: UpstreamConfig; readonly adapter: Adapter; readonly basePath: string };
+
+type RequestState = {
+  decisionId: string;
+  startedAt: number;
+  canonical?: CanonicalRequest;
+  upstream?: Upstream;
+  principal?: Principal;
+  posture?: Posture;
+  postureNote?: string;
+  resource?: Resource;
+  decision?: Decision;
+  input?: unknown;
+  forwardedAt?: number;
+};
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    gw: RequestState;
+  }
+}
+
+type Stage = DecisionRecord['decided_by'];
+
+export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
+  const cfg = d.config;
+  const now = d.now ?? (() => new Date());
+  const labels: Labels = { instance_id: cfg.gateway.instanceId, version: d.version, gateway_region: cfg.gateway.region };
+  const postureHeader = cfg.deviceTrust?.header ?? 'x-device-posture-assertion';
+  const headerPolicy: HeaderPolicy = {
+    ...DEFAULT_HEADER_POLICY,
+    strip: [...DEFAULT_HEADER_POLICY.strip, ...cfg.proxy.headerStrip],
+    stripPrefixes: [...DEFAULT_HEADER_POLICY.stripPrefixes, ...cfg.proxy.headerStripPrefixes],
+    postureHeader,
+  };
+  const verifyPosture = createPostureVerifier(cfg.deviceTrust);
+  const upstreams = new Map<string, Upstream>();
+  for (const u of cfg.upstreams) {
+    const basePath = new URL(u.url).pathname.replace(/\/+$/, '');
+    upstreams.set(u.name, { config: u, adapter: createAdapter(u.adapter, u.adapterOptions), basePath });
+  }
+  const routes = cfg.upstreams.map((u) => ({ name: u.name, prefix: u.prefix }));
+
+  const app = Fastify({
+    logger: { level: cfg.logging.level, redact: ['req.headers.authorization', `req.headers["${postureHeader}"]`] },
+    bodyLimit: cfg.limits.requestBodyBytes,
+    caseSensitive: true,
+    ignoreDuplicateSlashes: false,
+    ignoreTrailingSlash: false,
+    return503OnClosing: true,
+    requestIdHeader: false,
+    genReqId: () => randomUUID(),
+  });
+  app.decorateRequest('gw', null as unknown as RequestState);
+
+  // ---- refusal path -------------------------------------------------------------------------
+
+  const baseRecord = (st: RequestState) => ({
+    v: 1 as const,
+    decision_id: st.decisionId,
+    timestamp: now().toISOString(),
+    labels,
+  });
+
+  /** Input for a record written before the policy ran: what is known so far, never a credential. */
+  const partialInput = (request: FastifyRequest): Record<string, unknown> => {
+    const st = request.gw;
+    const input: Record<string, unknown> = {};
+    if (st.principal) input.subject = subjectOf(st.principal);
+    if (st.posture !== undefined) input.device = st.posture;
+    if (st.canonical) {
+      input.request = { method: st.canonical.method, path: st.canonical.path, query: queryOf(st.canonical.query), upstream: st.canonical.upstream };
+    } else {
+      // The raw target as received (JSON-escaped by the encoder), bounded: ambiguous targets are evidence.
+      input.request = { method: request.raw.method ?? '', raw_target: (request.raw.url ?? '').slice(0, 2048) };
+    }
+    if (st.resource) input.resource = { object: st.resource.object, action: st.resource.action, ...(st.resource.id ? { id: st.resource.id } : {}) };
+    return input;
+  };
+
+  const refuseAndLog = async (request: FastifyRequest, reply: FastifyReply, r: Refusal, stage: Stage, policyResult?: unknown): Promise<FastifyReply> => {
+    const st = request.gw;
+    const record: DecisionRecord = {
+      kind: 'decision',
+      ...baseRecord(st),
+      path: cfg.policy.entrypoint,
+      bundles: { policy: { revision: d.engine.revision } },
+      decided_by: stage,
+      input: st.input ?? partialInput(request),
+      result: policyResult ?? null,
+      allow: false,
+      reasons: reasonsOf(r),
+      status: ERRORS[r.code].status,
+      erased: [],
+    };
+    try {
+      await d.decisionLog.append(record);
+    } catch (err) {
+      request.log.error({ err, decisionId: st.decisionId }, 'decision log write failed; refusing');
+      return sendProblem(reply, refuse('GW_ERR_AUDIT_WRITE_FAILED'), st.decisionId);
+    }
+    return sendProblem(reply, r, st.decisionId);
+  };
+
+  // ---- onRequest: canonicalize, authenticate, posture ----------------------------------------
+
+  app.addHook('onRequest', async (request, reply) => {
+    const st: RequestState = { decisionId: randomUUID(), startedAt: performance.now() };
+    request.gw = st;
+    if ((request.routeOptions.config as { probe?: boolean } | undefined)?.probe === true) return undefined;
+    reply.header(DECISION_ID_HEADER, st.decisionId);
+
+    const c = canonicalize(request.raw.method ?? '', request.raw.url ?? '', request.raw.rawHeaders, routes, headerPolicy);
+    if (isRefusal(c)) return refuseAndLog(request, reply, c, 'canonicalize');
+    st.canonical = c;
+    st.upstream = upstreams.get(c.upstream);
+
+    const token = bearerToken(c.headers.get('authorization'), cfg.limits.tokenBytes);
+    if (isRefusal(token)) return refuseAndLog(request, reply, token, 'authenticate');
+    const verified = await verifyJwt(token, d.issuers);
+    if (isRefusal(verified)) return refuseAndLog(request, reply, verified, 'authenticate');
+    const principal = principalFromClaims(verified.claims, verified.issuer);
+    if (isRefusal(principal)) return refuseAndLog(request, reply, principal, 'authenticate');
+    st.principal = principal;
+
+    const posture = await verifyPosture(c.headers.get(postureHeader), principal.subject);
+    st.posture = posture.posture;
+    st.postureNote = posture.note;
+    return undefined;
+  });
+
+  // ---- preHandler: resolve, decide, log ------------------------------------------------------
+
+  const decide = async (request: FastifyRequest, reply: FastifyReply) => {
+    const st = request.gw;
+    const up = st.upstream!;
+    let body: unknown;
+    const raw = request.body;
+    if (Buffer.isBuffer(raw) && raw.length > 0) {
+      if (!isJsonContentType(request.headers['content-type'])) return refuseAndLog(request, reply, refuse('GW_ERR_REQ_UNSUPPORTED_MEDIA'), 'resolve');
+      const parsed = safeParseJson(raw, { maxDepth: cfg.limits.jsonDepth });
+      if (!parsed.ok) return refuseAndLog(request, reply, refuse('GW_ERR_REQ_BODY_INVALID', parsed.why), 'resolve');
+      body = parsed.value;
+    }
+    const resource = up.adapter.resolve(st.canonical!, body);
+    if (isRefusal(resource)) return refuseAndLog(request, reply, resource, 'resolve');
+    st.resource = resource;
+
+    const input = buildInput({
+      principal: st.principal!,
+      posture: st.posture ?? 'unknown',
+      req: st.canonical!,
+      resource,
+      now: now(),
+      gatewayRegion: cfg.gateway.region,
+    });
+    st.input = input;
+    const decision = d.engine.evaluate(input);
+    if (isRefusal(decision)) {
+      request.log.error({ decisionId: st.decisionId, detail: decision.detail }, 'policy error; denying');
+      return refuseAndLog(request, reply, decision, 'policy');
+    }
+    const result = { allow: decision.allow, reasons: decision.reasons, obligations: decision.obligations };
+    if (!decision.allow) {
+      const first = decision.reasons[0];
+      return refuseAndLog(request, reply, refuse('GW_ERR_POLICY_DENIED', first ? first.message : undefined, decision.reasons), 'policy', result);
+    }
+    const record: DecisionRecord = {
+      kind: 'decision',
+      ...baseRecord(st),
+      path: cfg.policy.entrypoint,
+      bundles: { policy: { revision: d.engine.revision } },
+      decided_by: 'policy',
+      input,
+      result,
+      allow: true,
+      reasons: decision.reasons,
+      erased: [],
+    };
+    try {
+      await d.decisionLog.append(record);
+    } catch (err) {
+      request.log.error({ err, decisionId: st.decisionId }, 'decision log write failed; refusing');
+      return sendProblem(reply, refuse('GW_ERR_AUDIT_WRITE_FAILED'), st.decisionId);
+    }
+    st.decision = decision;
+    return undefined;
+  };
+
+  // ---- outcome + response --------------------------------------------------------------------
+
+  const writeOutcome = async (request: FastifyRequest, upstreamStatus: number, status: number, extra: Partial<OutcomeRecord>): Promise<boolean> => {
+    const st = request.gw;
+    const record: OutcomeRecord = {
+      kind: 'outcome',
+      ...baseRecord(st),
+      upstream: { name: st.upstream!.config.name, status: upstreamStatus, latency_ms: Math.round((performance.now() - (st.forwardedAt ?? st.startedAt)) * 1000) / 1000 },
+      status,
+      ...extra,
+    };
+    try {
+      await d.decisionLog.append(record);
+      return true;
+    } catch (err) {
+      request.log.error({ err, decisionId: st.decisionId }, 'outcome log write failed; refusing');
+      return false;
+    }
+  };
+
+  const failResponse = async (request: FastifyRequest, reply: FastifyReply, upstreamStatus: number, r: Refusal) => {
+    const ok = await writeOutcome(request, upstreamStatus, ERRORS[r.code].status, { reason: ERRORS[r.code].reason });
+    resetUpstreamHeaders(reply);
+    sendProblem(reply, ok ? r : refuse('GW_ERR_AUDIT_WRITE_FAILED'), request.gw.decisionId);
+  };
+
+  const onResponse = async (request: FastifyRequest, reply: FastifyReply, res: { statusCode: number; headers: Record<string, string | string[] | undefined>; stream: Readable }) => {
+    const st = request.gw;
+    const resource = st.resource!;
+    try {
+      if (!resource.filtered) {
+        // Writes and other unfiltered routes: the body carries no records to filter.
+        if (!(await writeOutcome(request, res.statusCode, res.statusCode, {}))) {
+          res.stream.destroy();
+          return failResponse(request, reply, res.statusCode, refuse('GW_ERR_AUDIT_WRITE_FAILED'));
+        }
+        return reply.send(res.stream);
+      }
+      const read = await readJsonBody(res.stream, res.headers, { maxBytes: cfg.limits.responseBodyBytes, maxDepth: cfg.limits.jsonDepth });
+      if (isRefusal(read)) return failResponse(request, reply, res.statusCode, read);
+      let out: unknown = read.value;
+      let filter: OutcomeRecord['filter'];
+      if (res.statusCode >= 200 && res.statusCode < 300) {
+        const filtered = st.upstream!.adapter.filter(read.value, resource, st.decision!.obligations);
+        if (isRefusal(filtered)) return failResponse(request, reply, res.statusCode, filtered);
+        out = filtered.body;
+        filter = {
+          rows_in: filtered.report.rowsIn,
+          rows_out: filtered.report.rowsOut,
+          fields_masked: filtered.report.masked,
+          fields_removed: filtered.report.removed,
+        };
+      }
+      // Non-2xx bodies are upstream errors (parsed safely above, so well-formed JSON): they carry
+      // no records, and clients need them (e.g. Salesforce MALFORMED_QUERY).
+      if (!(await writeOutcome(request, res.statusCode, res.statusCode, filter ? { filter } : {}))) {
+        return failResponse(request, reply, res.statusCode, refuse('GW_ERR_AUDIT_WRITE_FAILED'));
+      }
+      resetUpstreamHeaders(reply);
+      return reply.type('application/json; charset=utf-8').send(JSON.stringify(out));
+    } catch (err) {
+      request.log.error({ err, decisionId: st.decisionId }, 'response handling failed');
+      res.stream.destroy();
+      return failResponse(request, reply, res.statusCode, refuse('GW_ERR_INTERNAL_ERROR'));
+    }
+  };
+
+  const upstreamErrorCode = (err: { code?: string; cause?: { code?: string } }): ErrorCode => {
+    const code = err.code ?? '';
+    const cause = err.cause?.code ?? '';
+    if (code === 'UND_ERR_CONNECT_TIMEOUT' || cause === 'UND_ERR_CONNECT_TIMEOUT') return 'GW_ERR_UPSTREAM_CONNECT_TIMEOUT';
+    if (code === 'FST_REPLY_FROM_GATEWAY_TIMEOUT' || code === 'FST_REPLY_FROM_TIMEOUT' || cause === 'UND_ERR_HEADERS_TIMEOUT') return 'GW_ERR_UPSTREAM_TIMEOUT';
+    return 'GW_ERR_UPSTREAM_UNREACHABLE';
+  };
+
+  // ---- routes: one proxy per upstream ----------------------------------------------------------
+
+  for (const up of upstreams.values()) {
+    await app.register(async (scope) => {
+      // Bodies are read as bytes (bounded by bodyLimit), parsed by us for the decision and
+      // forwarded unchanged: the upstream receives exactly what the policy judged.
+      scope.addContentTypeParser('*', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+      scope.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
+      await scope.register(httpProxy, {
+        upstream: new URL(up.config.url).origin,
+        prefix: up.config.prefix,
+        preValidation: async () => undefined, // keep our parsers; http-proxy would stream bodies raw
+        preHandler: decide,
+        undici: {
+          connectTimeout: cfg.timeouts.connectMs,
+          headersTimeout: cfg.timeouts.headersMs,
+          bodyTimeout: cfg.timeouts.bodyMs,
+        },
+        handler: (request: FastifyRequest, reply: FastifyReply, _dest: string, options: object) => {
+          const st = request.gw;
+          st.forwardedAt = performance.now();
+          const raw = request.body;
+          const withBody = Buffer.isBuffer(raw) && raw.length > 0 ? { body: raw, contentType: String(request.headers['content-type']) } : {};
+          return reply.from(up.basePath + st.canonical!.path, { ...options, ...withBody });
+        },
+        replyOptions: {
+          retryDelay: () => null, // never retry: a retried write is a second write
+          queryString: (_search: string, _url: string, request: FastifyRequest) => request.gw.canonical!.rawQuery,
+          rewriteRequestHeaders: (request: FastifyRequest) => {
+            const st = request.gw;
+            return upstreamHeaders({
+              req: st.canonical!,
+              principal: st.principal!,
+              decisionId: st.decisionId,
+              postureHeader,
+              forwardAuthorization: up.config.forwardAuthorization,
+              identityEncoding: st.resource?.filtered ?? true,
+            });
+          },
+          onResponse: (request: FastifyRequest, reply: FastifyReply, res: unknown) => {
+            void onResponse(request, reply, res as Parameters<typeof onResponse>[2]);
+          },
+          onError: (reply: FastifyReply, { error }: { error: { code?: string; cause?: { code?: string } } }) => {
+            void failResponse(reply.request, reply, 0, refuse(upstreamErrorCode(error)));
+          },
+        },
+      } as Parameters<typeof httpProxy>[1]);
+    });
+  }
+
+  // ---- fallbacks --------------------------------------------------------------------------------
+
+  app.setNotFoundHandler(async (request, reply) => {
+    // canonicalize already refused unrouted paths; this catches methods the proxy does not route.
+    request.gw ??= { decisionId: randomUUID(), startedAt: performance.now() };
+    return refuseAndLog(request, reply, refuse('GW_ERR_RES_METHOD_NOT_ALLOWED', `method ${request.method.slice(0, 16)}`), 'gateway');
+  });
+
+  app.setErrorHandler(async (err: { code?: string; statusCode?: number; message: string }, request, reply) => {
+    request.gw ??= { decisionId: randomUUID(), startedAt: performance.now() };
+    const code: ErrorCode =
+      err.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+        ? 'GW_ERR_REQ_BODY_TOO_LARGE'
+        : err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE'
+          ? 'GW_ERR_REQ_UNSUPPORTED_MEDIA'
+          : err.statusCode === 400
+            ? 'GW_ERR_REQ_BODY_INVALID'
+            : 'GW_ERR_INTERNAL_ERROR';
+    if (code === 'GW_ERR_INTERNAL_ERROR') request.log.error({ err }, 'unhandled error; refusing');
+    if (reply.sent) return reply;
+    return refuseAndLog(request, reply, refuse(code), 'gateway');
+  });
+
+  // Probes live outside every upstream prefix and carry no data, so the pipeline skips them.
+  app.get('/healthz', { config: { probe: true } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { config: { probe: true } }, async (_request, reply) => {
+    const log = d.decisionLog.status();
+    const ready = d.issuers.ready() && log.healthy;
+    return reply.code(ready ? 200 : 503).send({
+      ready,
+      issuers: d.issuers.status(),
+      decisionLog: log,
+      policy: d.engine.status(),
+    });
+  });
+
+  return app;
+}
+
+/** Headers copied from the upstream that no longer describe the body the gateway sends. */
+function resetUpstreamHeaders(reply: FastifyReply): void {
+  for (const h of ['content-length', 'content-encoding', 'etag', 'content-md5', 'digest', 'transfer-encoding']) reply.removeHeader(h);
+}

@@ -1,0 +1,36 @@
+/**
+ * The headers sent upstream: the canonical request's headers (client identity/posture and
+ * hop-by-hop headers already stripped by canonicalization), minus the credentials the upstream
+ * must not see, plus the gateway's identity headers, set last so nothing a client sent can
+ * shadow them. Pure.
+ */
+import type { CanonicalRequest, Principal } from './types.ts';
+
+export const GATEWAY_HEADERS = {
+  subject: 'x-gateway-subject',
+  tenant: 'x-gateway-tenant',
+  clientId: 'x-gateway-client-id',
+  decisionId: 'x-gateway-decision-id',
+} as const;
+
+export function upstreamHeaders(a: {
+  req: CanonicalRequest;
+  principal: Principal;
+  decisionId: string;
+  postureHeader: string;
+  forwardAuthorization: boolean;
+  /** Ask for an unencoded body when the gateway must parse the response. */
+  identityEncoding: boolean;
+}): Record<string, string> {
+  const h: Record<string, string> = {};
+  for (const [name, value] of a.req.headers) h[name] = value;
+  delete h.host; // reply-from sets the upstream's host
+  delete h[a.postureHeader];
+  if (!a.forwardAuthorization) delete h.authorization;
+  if (a.identityEncoding) h['accept-encoding'] = 'identity';
+  h[GATEWAY_HEADERS.subject] = a.principal.subject;
+  h[GATEWAY_HEADERS.tenant] = a.principal.tenant;
+  if (a.principal.clientId !== undefined) h[GATEWAY_HEADERS.clientId] = a.principal.clientId;
+  h[GATEWAY_HEADERS.decisionId] = a.decisionId;
+  return h;
+}
