@@ -19,6 +19,7 @@ export const ERRORS = {
   GW_ERR_REQ_BACKSLASH: { reason: 'request.backslash', status: 400, title: 'Backslash in the path' },
   GW_ERR_REQ_NON_ORIGIN_FORM: { reason: 'request.non_origin_form', status: 400, title: 'Request target is not in origin form' },
   GW_ERR_REQ_EMPTY_SEGMENT: { reason: 'request.empty_segment', status: 400, title: 'Empty path segment (//) in the path' },
+  GW_ERR_REQ_HEADER_INVALID: { reason: 'request.header_invalid', status: 400, title: 'A request header is malformed, repeated or not allowed' },
   GW_ERR_REQ_NO_ROUTE: { reason: 'request.no_route', status: 404, title: 'No upstream is configured for this path' },
   GW_ERR_REQ_BODY_TOO_LARGE: { reason: 'request.body_too_large', status: 413, title: 'Request body exceeds the configured limit' },
   GW_ERR_REQ_BODY_INVALID: { reason: 'request.body_invalid', status: 400, title: 'Request body is not valid JSON' },

@@ -49,12 +49,8 @@ export type CanonicalHeaders = {
   readonly removed: readonly RemovedHeader[];
 };
 
-/**
- * The code of a header-level refusal. The registry has no header code yet; until the lead adds
- * `GW_ERR_REQ_HEADER_INVALID` (400, `request.header_invalid`) the closest existing code is used.
- * Change it here (and in test/unit/headers.test.ts) when the code exists.
- */
-export const HEADER_REFUSAL_CODE: ErrorCode = 'GW_ERR_REQ_BAD_ENCODING';
+/** The code of every header-level refusal (a bad name, a control character, a forbidden repeat). */
+export const HEADER_REFUSAL_CODE: ErrorCode = 'GW_ERR_REQ_HEADER_INVALID';
 
 /** RFC 9110 §7.6.1 hop-by-hop fields, plus the non-standard ones proxies still honour. */
 export const HOP_BY_HOP: readonly string[] = Object.freeze([

@@ -25,7 +25,7 @@ function code(raw: string[], policy: HeaderPolicy = P): string {
 }
 
 t.test('the header refusal code is pinned until the registry has a header code', async (t) => {
-  t.equal(HEADER_REFUSAL_CODE, 'GW_ERR_REQ_BAD_ENCODING');
+  t.equal(HEADER_REFUSAL_CODE, 'GW_ERR_REQ_HEADER_INVALID');
 });
 
 t.test('names are lower-cased; authorization and ordinary headers are kept', async (t) => {

@@ -1,0 +1,117 @@
+/**
+ * One server under test, in its own process (started by bench/run.ts with child_process.fork):
+ *
+ *   node bench/server.ts upstream                   the demo CRM (gateway/demo/crm-upstream.ts)
+ *   node bench/server.ts proxy '{"upstream": URL}'  a bare @fastify/http-proxy, no checks
+ *   node bench/server.ts gateway '<raw config>'     the real gateway: validateConfig + startGateway
+ *
+ * Each listens on 127.0.0.1 on an OS-chosen port and reports `{type: 'ready', url, pid}` over
+ * the IPC channel. On `{type: 'close'}` it closes, reports `{type: 'closed', cpu, …}` (its CPU
+ * time since it became ready, and for the gateway the decision log's counters) and exits.
+ */
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import Fastify from 'fastify';
+import httpProxy from '@fastify/http-proxy';
+import { startDemoCrm } from '../gateway/demo/crm-upstream.ts';
+import { validateConfig } from '../gateway/config/load.ts';
+import { startGateway } from '../gateway/start.ts';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+
+export type ServerKind = 'upstream' | 'proxy' | 'gateway';
+export type ReadyMessage = { readonly type: 'ready'; readonly url: string; readonly pid: number };
+export type ClosedMessage = {
+  readonly type: 'closed';
+  readonly cpu: { readonly userMs: number; readonly systemMs: number; readonly wallMs: number };
+  readonly decisionLog?: { readonly file: string; readonly written: number; readonly failed: number };
+  readonly policy?: { readonly evaluations: number; readonly errors: number };
+};
+
+type Running = { readonly url: string; close(): Promise<Omit<ClosedMessage, 'type' | 'cpu'>> };
+
+async function start(kind: string, arg: string | undefined): Promise<Running> {
+  switch (kind) {
+    case 'upstream': {
+      const crm = await startDemoCrm();
+      // The demo CRM records every request it receives (for tests); under load that list would
+      // grow by hundreds of thousands of entries and its GC cost would drift into the upstream
+      // numbers. Nothing in the benchmark reads it, so it is emptied every second.
+      const trim = setInterval(() => {
+        (crm.requests as unknown[]).length = 0;
+      }, 1000);
+      trim.unref();
+      return {
+        url: crm.url,
+        async close() {
+          clearInterval(trim);
+          await crm.close();
+          return {};
+        },
+      };
+    }
+    case 'proxy': {
+      const { upstream } = JSON.parse(arg ?? '{}') as { upstream?: string };
+      if (upstream === undefined) throw new Error('proxy: upstream URL missing');
+      const app = Fastify({ logger: false });
+      await app.register(httpProxy, { upstream, prefix: '/sf' });
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      const addr = app.server.address();
+      if (addr === null || typeof addr === 'string') throw new Error('proxy: no TCP address');
+      return {
+        url: `http://127.0.0.1:${addr.port}`,
+        async close() {
+          await app.close();
+          return {};
+        },
+      };
+    }
+    case 'gateway': {
+      const gw = await startGateway(validateConfig(JSON.parse(arg ?? '{}'), root));
+      return {
+        url: gw.url,
+        async close() {
+          const policy = gw.engine.status();
+          await gw.close();
+          const log = gw.decisionLog.status();
+          return {
+            decisionLog: { file: log.file, written: log.written, failed: log.failed },
+            policy: { evaluations: policy.evaluations, errors: policy.errors },
+          };
+        },
+      };
+    }
+    default:
+      throw new Error(`unknown server kind ${JSON.stringify(kind)} (upstream | proxy | gateway)`);
+  }
+}
+
+async function main(): Promise<void> {
+  if (process.send === undefined) throw new Error('bench/server.ts is started by bench/run.ts (needs an IPC channel)');
+  const [kind = '', arg] = process.argv.slice(2);
+  const running = await start(kind, arg);
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  process.on('message', (m: { type?: string }) => {
+    if (m.type !== 'close') return;
+    const cpu = process.cpuUsage(cpu0);
+    const wallMs = performance.now() - t0;
+    running.close().then(
+      (extra) => {
+        const msg: ClosedMessage = { type: 'closed', cpu: { userMs: cpu.user / 1000, systemMs: cpu.system / 1000, wallMs }, ...extra };
+        process.send!(msg, () => process.disconnect());
+      },
+      (err: unknown) => {
+        process.stderr.write(`server ${kind}: close failed: ${String(err)}\n`);
+        process.exit(1);
+      },
+    );
+  });
+  const ready: ReadyMessage = { type: 'ready', url: running.url, pid: process.pid };
+  process.send(ready);
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`server: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

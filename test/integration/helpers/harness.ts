@@ -1,0 +1,114 @@
+/**
+ * Starts the real gateway for integration tests against real servers on 127.0.0.1: the npm
+ * `oidc-provider` (automations, client credentials), the development issuer (users, plus the
+ * device-trust key), the demo Salesforce-shaped CRM, and optional extra upstreams. The decision
+ * log goes to a fresh temporary folder that tests read back.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { validateConfig } from '../../../gateway/config/load.ts';
+import { startGateway, type RunningGateway } from '../../../gateway/start.ts';
+import { startDemoCrm, type DemoCrm } from '../../../gateway/demo/crm-upstream.ts';
+import { startDevIssuer, type DevIssuer } from '../../../gateway/demo/dev-issuer.ts';
+import { findPersona, issuePersonaTokens, type PersonaName, type PersonaTokens } from '../../../gateway/demo/personas.ts';
+import { startIdp, type TestIdp } from './idp.ts';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..', '..');
+
+export type Harness = {
+  gw: RunningGateway;
+  idp: TestIdp;
+  dev: DevIssuer;
+  crm: DemoCrm;
+  logDir: string;
+  tokens(persona: PersonaName): Promise<PersonaTokens>;
+  /** GET/POST through the gateway under the demo CRM's prefix `/sf`. */
+  call(path: string, init?: { method?: string; token?: string; posture?: string; body?: unknown; headers?: Record<string, string> }): Promise<Response>;
+  /** Sends the target exactly as given (fetch would normalize dot segments away first). */
+  raw(target: string, headers?: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>;
+  records(): Promise<Record<string, unknown>[]>;
+  close(): Promise<void>;
+};
+
+export type HarnessOptions = {
+  extraUpstreams?: { name: string; url: string; prefix: string; adapter: string; adapterOptions?: Record<string, unknown> }[];
+  config?: (raw: Record<string, unknown>) => void;
+  now?: () => Date;
+};
+
+export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
+  const idp = await startIdp([
+    { client_id: 'quote-bot', client_secret: 'quote-bot-secret-0123456789', scope: 'crm.read crm.write', claims: { tenant: 'acme', regions: ['EU', 'US'], clearance: 'internal' } },
+  ]);
+  const logDir = await mkdtemp(join(tmpdir(), 'gw-it-'));
+  const dev = await startDevIssuer({ keyFile: join(logDir, 'keys.json') });
+  const crm = await startDemoCrm();
+  const raw: Record<string, unknown> = {
+    listen: { host: '127.0.0.1', port: 0 },
+    gateway: { region: 'EU', instanceId: 'it' },
+    upstreams: [{ name: 'crm', url: crm.url, prefix: '/sf', adapter: 'salesforce' }, ...(o.extraUpstreams ?? [])],
+    issuers: [
+      { issuer: idp.issuer, audience: idp.audience, algorithms: ['ES256'], allowInsecureHttp: true },
+      { issuer: dev.issuer, audience: dev.audience, algorithms: ['ES256'], allowInsecureHttp: true, clockToleranceSeconds: 5 },
+    ],
+    deviceTrust: { issuer: dev.deviceTrust.issuer, jwks: dev.deviceTrust.jwks },
+    policy: { bundle: join(ROOT, 'dist', 'bundle.tar.gz') },
+    decisionLog: { dir: join(logDir, 'decisions'), fsync: true },
+    timeouts: { connectMs: 1000, headersMs: 1500, bodyMs: 1500 },
+    logging: { level: 'silent' },
+  };
+  o.config?.(raw);
+  const gw = await startGateway(validateConfig(raw, ROOT), o.now ? { now: o.now } : {});
+  return {
+    gw,
+    idp,
+    dev,
+    crm,
+    logDir,
+    async tokens(name) {
+      const p = findPersona(name);
+      if (!p) throw new Error(`no persona ${name}`);
+      return issuePersonaTokens(dev, p);
+    },
+    call(path, init = {}) {
+      const headers: Record<string, string> = { ...(init.headers ?? {}) };
+      if (init.token) headers.authorization = `Bearer ${init.token}`;
+      if (init.posture) headers['x-device-posture-assertion'] = init.posture;
+      let body: string | undefined;
+      if (init.body !== undefined) {
+        body = typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
+        headers['content-type'] ??= 'application/json';
+      }
+      return fetch(`${gw.url}${path}`, { method: init.method ?? 'GET', headers, ...(body !== undefined ? { body } : {}) });
+    },
+    raw(target, headers = {}) {
+      const u = new URL(gw.url);
+      return new Promise((resolveP, rejectP) => {
+        const req = httpRequest({ host: u.hostname, port: u.port, method: 'GET', path: target, headers }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => resolveP({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        });
+        req.on('error', rejectP);
+        req.end();
+      });
+    },
+    async records() {
+      const text = await readFile(gw.decisionLog.file, 'utf8');
+      return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
+    },
+    async close() {
+      await gw.close();
+      await crm.close();
+      await dev.close();
+      await idp.close();
+      await rm(logDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const API = '/sf/services/data/v60.0';
+export const soql = (q: string) => `${API}/query?q=${q.replace(/ /g, '%20').replace(/'/g, '%27')}`;
