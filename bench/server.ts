@@ -6,7 +6,7 @@
  *   node bench/server.ts gateway '<raw config>'     the real gateway: validateConfig + startGateway
  *
  * Each listens on 127.0.0.1 on an OS-chosen port and reports `{type: 'ready', url, pid}` over
- * the IPC channel. On `{type: 'close'}` it closes, reports `{type: 'closed', cpu, …}` (its CPU
+ * the IPC channel, answers `{type: 'cpu'}` with its CPU time so far, and on `{type: 'close'}` it closes, reports `{type: 'closed', cpu, …}` (its CPU
  * time since it became ready, and for the gateway the decision log's counters) and exits.
  */
 import { dirname, resolve } from 'node:path';
@@ -21,6 +21,8 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 export type ServerKind = 'upstream' | 'proxy' | 'gateway';
 export type ReadyMessage = { readonly type: 'ready'; readonly url: string; readonly pid: number };
+/** Reply to `{type: 'cpu'}`: this process's CPU time so far. */
+export type CpuMessage = { readonly type: 'cpu'; readonly userMs: number; readonly systemMs: number };
 export type ClosedMessage = {
   readonly type: 'closed';
   readonly cpu: { readonly userMs: number; readonly systemMs: number; readonly wallMs: number };
@@ -93,13 +95,24 @@ async function main(): Promise<void> {
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   process.on('message', (m: { type?: string }) => {
+    if (m.type === 'cpu') {
+      const c = process.cpuUsage();
+      const msg: CpuMessage = { type: 'cpu', userMs: c.user / 1000, systemMs: c.system / 1000 };
+      process.send!(msg);
+      return;
+    }
     if (m.type !== 'close') return;
     const cpu = process.cpuUsage(cpu0);
     const wallMs = performance.now() - t0;
     running.close().then(
       (extra) => {
         const msg: ClosedMessage = { type: 'closed', cpu: { userMs: cpu.user / 1000, systemMs: cpu.system / 1000, wallMs }, ...extra };
-        process.send!(msg, () => process.disconnect());
+        process.send!(msg, () => {
+          process.disconnect();
+          // Everything is closed, so the process should end by itself; if a stray handle keeps
+          // it alive, end it anyway (a normal exit, so --cpu-prof still writes its profile).
+          setTimeout(() => process.exit(0), 2000).unref();
+        });
       },
       (err: unknown) => {
         process.stderr.write(`server ${kind}: close failed: ${String(err)}\n`);

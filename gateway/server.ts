@@ -30,6 +30,7 @@ import { safeParseJson } from './json/safe-parse.ts';
 import { readJsonBody, isJsonContentType } from './response-filter.ts';
 import { DECISION_ID_HEADER, sendProblem } from './respond.ts';
 import { upstreamHeaders } from './upstream-headers.ts';
+import { prefetchCurrent } from './prefetch.ts';
 import { createAdapter } from '../adapters/registry.ts';
 import type { Adapter } from '../adapters/types.ts';
 import type { DecisionLog } from '../audit/decision-log.ts';
@@ -195,11 +196,28 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
     if (isRefusal(resource)) return refuseAndLog(request, reply, resource, 'resolve');
     st.resource = resource;
 
+    let current: Record<string, unknown> | undefined;
+    if ((resource.action === 'update' || resource.action === 'delete') && resource.id !== undefined) {
+      const fields = up.config.currentFields;
+      const query = up.config.adapter === 'salesforce' ? `?fields=${fields.join(',')}` : '';
+      const got = await prefetchCurrent({
+        url: `${new URL(up.config.url).origin}${up.basePath}${st.canonical!.path}${query}`,
+        headers: upstreamHeaders({ req: st.canonical!, principal: st.principal!, decisionId: st.decisionId, postureHeader, forwardAuthorization: up.config.forwardAuthorization, identityEncoding: true }),
+        fields,
+        timeouts: cfg.timeouts,
+        maxBytes: cfg.limits.responseBodyBytes,
+        maxDepth: cfg.limits.jsonDepth,
+      });
+      if (isRefusal(got)) return refuseAndLog(request, reply, got, 'resolve');
+      current = got;
+    }
+
     const input = buildInput({
       principal: st.principal!,
       posture: st.posture ?? 'unknown',
       req: st.canonical!,
       resource,
+      ...(current ? { current } : {}),
       now: now(),
       gatewayRegion: cfg.gateway.region,
     });

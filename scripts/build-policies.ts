@@ -68,9 +68,12 @@ writeFileSync(capsPath, JSON.stringify(caps, null, 1));
 
 try {
   execFileSync(opa, ['build', '-t', 'wasm', '-e', entrypoint, '--capabilities', capsPath, '--revision', revision, '-o', out, srcDir], {
-    stdio: ['ignore', 'inherit', 'inherit'],
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
-} catch {
+} catch (err) {
+  // OPA's own message names the rule and the builtin (e.g. an undefined time.now_ns).
+  const e = err as { stdout?: Buffer; stderr?: Buffer };
+  process.stderr.write(String(e.stdout ?? '') + String(e.stderr ?? ''));
   console.error(`build-policies: opa build failed for ${srcDir}`);
   process.exit(1);
 }

@@ -19,6 +19,7 @@ export type UpstreamConfig = {
   readonly adapter: string;
   readonly adapterOptions: Readonly<Record<string, unknown>>;
   readonly forwardAuthorization: boolean;
+  readonly currentFields: readonly string[];
 };
 
 export type IssuerConfig = {

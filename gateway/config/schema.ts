@@ -51,6 +51,8 @@ export const configSchema = {
           adapterOptions: { type: 'object', default: {} },
           /** Forward the caller's Authorization header upstream (off: the upstream trusts the gateway's headers). */
           forwardAuthorization: { type: 'boolean', default: false },
+          /** Fields of a record read before an update/delete and given to the policy as resource.current. */
+          currentFields: { ...nameList, default: ['Tenant__c', 'Region__c'] },
         },
       },
     },

@@ -230,3 +230,31 @@ t.test('every answer is in the log: denials with reasons, the same request twice
   t.notOk(raw.includes(accessToken), 'no raw token in the log');
   t.notOk(raw.includes(posture!), 'no posture assertion in the log');
 });
+
+t.test('updates: the record\'s current tenant is read first; another tenant\'s record is never written', async (t) => {
+  const bot = await h.idp.token('quote-bot');
+  const own = await h.call(`${API}/sobjects/Quote/${DEMO_IDS.acmeEuQuote}`, { method: 'PATCH', token: bot, body: { Discount: 10 } });
+  t.equal(own.status, 204, 'own tenant, within the limit');
+  const patch = h.crm.requests.at(-1)!;
+  t.equal(patch.method, 'PATCH');
+  t.equal(h.crm.requests.at(-2)!.method, 'GET', 'the current record was read first');
+  const before = h.crm.requests.length;
+  const other = await h.call(`${API}/sobjects/Quote/${DEMO_IDS.globexUsQuote}`, { method: 'PATCH', token: bot, body: { Discount: 5 } });
+  t.equal(other.status, 403);
+  t.same((await problem(other)).reasons.map((r) => r.code), ['tenant.mismatch']);
+  t.equal(h.crm.requests.length, before + 1, 'only the read reached the upstream, not the write');
+  t.equal(h.crm.requests.at(-1)!.method, 'GET');
+});
+
+t.test('a decision log that cannot be written refuses the request with 503 (last: closes the log)', async (t) => {
+  const { accessToken, posture } = await h.tokens('eu-rep');
+  await h.gw.decisionLog.close();
+  const before = h.crm.requests.length;
+  const res = await h.call(contactQuery, { token: accessToken, posture });
+  t.equal(res.status, 503);
+  t.equal(res.headers.get('retry-after'), '5');
+  t.equal((await problem(res)).reason, 'audit.write_failed');
+  t.equal(h.crm.requests.length, before, 'nothing forwarded without its record');
+  const ready = await fetch(`${h.gw.url}/readyz`);
+  t.equal(ready.status, 503, 'unready while the log cannot be written');
+});

@@ -19,11 +19,9 @@ const ob: Obligations = {
 };
 const attrs = (type: string, id: string) => ({ type, url: `/services/data/v60.0/sobjects/${type}/${id}` });
 
-function ok(t: Tap.Test, r: FilterResult | Refusal): FilterResult {
-  if (isRefusal(r)) {
-    t.fail(`refused ${r.code} ${r.detail ?? ''}`);
-    return { body: undefined, report: { rowsIn: -1, rowsOut: -1, masked: {}, removed: {} } };
-  }
+/** The filter result, or a thrown error (failing the test) when it was refused. */
+function ok(r: FilterResult | Refusal): FilterResult {
+  if (isRefusal(r)) throw new Error(`refused ${r.code} ${r.detail ?? ''}`);
   return r;
 }
 
@@ -37,7 +35,7 @@ t.test('query result: rows dropped, fields ruled, totalSize recomputed, attribut
       { attributes: attrs('Contact', '3'), Id: '3', Email: 'c@x' },
     ],
   };
-  const r = ok(t, sf.filter(body, list, ob));
+  const r = ok(sf.filter(body, list, ob));
   t.strictSame(r.body, {
     totalSize: 1,
     done: true,
@@ -50,7 +48,7 @@ t.test('query result: rows dropped, fields ruled, totalSize recomputed, attribut
 
 t.test('no obligations: everything kept, totalSize still counts the records', async (t) => {
   const body = { totalSize: 99, done: true, records: [{ attributes: attrs('Contact', '1'), Id: '1' }] };
-  const r = ok(t, sf.filter(body, list, {}));
+  const r = ok(sf.filter(body, list, {}));
   t.strictSame(r.body, { totalSize: 1, done: true, records: [{ attributes: attrs('Contact', '1'), Id: '1' }] });
   t.strictSame(r.report, { rowsIn: 1, rowsOut: 1, masked: {}, removed: {} });
 });
@@ -65,7 +63,7 @@ t.test('paged result (done=false): this page counted, nextRecordsUrl kept', asyn
       { attributes: attrs('Contact', '2'), Tenant__c: 'evil' },
     ],
   };
-  const r = ok(t, sf.filter(body, list, { rows: tenant }));
+  const r = ok(sf.filter(body, list, { rows: tenant }));
   t.strictSame(r.body, {
     totalSize: 1,
     done: false,
@@ -99,7 +97,7 @@ t.test('child subqueries: same row condition, their own field rules, their total
       },
     ],
   };
-  const r = ok(t, sf.filter(body, accounts, ob));
+  const r = ok(sf.filter(body, accounts, ob));
   t.strictSame(r.body, {
     totalSize: 1,
     done: true,
@@ -135,7 +133,7 @@ t.test('nested children of children are filtered too', async (t) => {
       }] },
     }],
   };
-  const r = ok(t, sf.filter(body, { ...list, object: 'Account' }, { rows: tenant }));
+  const r = ok(sf.filter(body, { ...list, object: 'Account' }, { rows: tenant }));
   const cases = ((r.body as any).records[0].Contacts.records[0].Cases);
   t.strictSame(cases, { totalSize: 1, done: true, records: [{ attributes: attrs('Case', 'K1'), Tenant__c: 'acme' }] });
 });
@@ -150,7 +148,7 @@ t.test('parent relationship objects get their own type\'s field rules', async (t
       MailingAddress: { city: 'Paris', country: 'FR' },
     }],
   };
-  const r = ok(t, sf.filter(body, list, { rows: tenant, fields: { ...ob.fields, User: { Name: { replace: { value: 'x' } } } } }));
+  const r = ok(sf.filter(body, list, { rows: tenant, fields: { ...ob.fields, User: { Name: { replace: { value: 'x' } } } } }));
   t.strictSame(r.body, {
     totalSize: 1, done: true,
     records: [{
@@ -168,19 +166,19 @@ t.test('field rules follow attributes.type; without attributes the resource obje
     { attributes: attrs('Opportunity', 'O1'), Amount: 100 },
     { Email: 'x@y', SSN__c: '1' },
   ] };
-  const r = ok(t, sf.filter(body, list, { fields: ob.fields }));
+  const r = ok(sf.filter(body, list, { fields: ob.fields }));
   t.strictSame((r.body as any).records, [{ attributes: attrs('Opportunity', 'O1'), Amount: null }, { Email: '***' }]);
 });
 
 t.test('field rules and object types match case-insensitively', async (t) => {
   const body = { totalSize: 1, done: true, records: [{ attributes: attrs('Contact', '1'), ssn__c: '1', EMAIL: 'a' }] };
-  const r = ok(t, sf.filter(body, { ...list, object: 'contact' }, { fields: { CONTACT: { SSN__c: { remove: {} }, Email: { replace: { value: '*' } } } } }));
+  const r = ok(sf.filter(body, { ...list, object: 'contact' }, { fields: { CONTACT: { SSN__c: { remove: {} }, Email: { replace: { value: '*' } } } } }));
   t.strictSame((r.body as any).records, [{ attributes: attrs('Contact', '1'), EMAIL: '*' }]);
 });
 
 t.test('single record read', async (t) => {
   const rec = { attributes: attrs('Contact', '1'), Id: '1', Tenant__c: 'acme', SSN__c: '1', Email: 'a@x' };
-  const r = ok(t, sf.filter(rec, read, ob));
+  const r = ok(sf.filter(rec, read, ob));
   t.strictSame(r.body, { attributes: attrs('Contact', '1'), Id: '1', Tenant__c: 'acme', Email: '***' });
   t.strictSame(r.report, { rowsIn: 1, rowsOut: 1, masked: { Contact: ['Email'] }, removed: { Contact: ['SSN__c'] } });
 
@@ -222,7 +220,7 @@ t.test('an invalid row condition is a policy error at filter time, not a throw',
 
 t.test('writes are not filtered', async (t) => {
   const body = { id: '003000000000001AAA', success: true, errors: [] };
-  const r = ok(t, sf.filter(body, { adapter: 'salesforce', object: 'Contact', action: 'create', filtered: false }, ob));
+  const r = ok(sf.filter(body, { adapter: 'salesforce', object: 'Contact', action: 'create', filtered: false }, ob));
   t.equal(r.body, body);
   t.strictSame(r.report, { rowsIn: 0, rowsOut: 0, masked: {}, removed: {} });
 });
@@ -232,6 +230,6 @@ t.test('big numbers survive filtering byte for byte', async (t) => {
   const parsed = safeParseJson(text, { maxDepth: 32 });
   t.ok(parsed.ok);
   if (!parsed.ok) return;
-  const r = ok(t, sf.filter(parsed.value, list, { rows: tenant }));
+  const r = ok(sf.filter(parsed.value, list, { rows: tenant }));
   t.equal(JSON.stringify(r.body), text);
 });
