@@ -22,7 +22,7 @@ export type PrefetchOptions = {
 
 export async function prefetchCurrent(o: PrefetchOptions): Promise<Record<string, unknown> | Refusal> {
   // The write's own body headers must not ride along on a GET.
-  const headers = { ...o.headers, accept: 'application/json', 'accept-encoding': 'identity' };
+  const headers: Record<string, string> = { ...o.headers, accept: 'application/json', 'accept-encoding': 'identity' };
   for (const h of ['content-length', 'content-type', 'transfer-encoding', 'content-encoding']) delete headers[h];
   let res;
   try {

@@ -94,9 +94,7 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: { level: cfg.logging.level, redact: ['req.headers.authorization', `req.headers["${postureHeader}"]`] },
     bodyLimit: cfg.limits.requestBodyBytes,
-    caseSensitive: true,
-    ignoreDuplicateSlashes: false,
-    ignoreTrailingSlash: false,
+    routerOptions: { caseSensitive: true, ignoreDuplicateSlashes: false, ignoreTrailingSlash: false },
     return503OnClosing: true,
     requestIdHeader: false,
     genReqId: () => randomUUID(),

@@ -1,0 +1,118 @@
+/**
+ * Upstream and IdP faults on loopback: every one ends in a problem+json answer with its own
+ * reason code, an outcome or decision record, and never a crash or a pass-through.
+ */
+import t, { type Test } from 'tap';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { gzipSync } from 'node:zlib';
+import { SignJWT, generateKeyPair } from 'jose';
+import { startHarness, type Harness } from './helpers/harness.ts';
+
+const record = (i: number, tenant: string) => ({
+  attributes: { type: 'Contact', url: `/services/data/v60.0/sobjects/Contact/003000000000${String(i).padStart(3, '0')}AAA` },
+  Id: `003000000000${String(i).padStart(3, '0')}AAA`,
+  Name: `N${i}`,
+  Tenant__c: tenant,
+  Region__c: 'EU',
+});
+const page = JSON.stringify({ totalSize: 4, done: true, records: [record(1, 'acme'), record(2, 'globex'), record(3, 'acme'), record(4, 'globex')] });
+
+const sockets = new Set<import('node:net').Socket>();
+const faulty: Server = createServer((req, res) => {
+  const u = req.url ?? '';
+  if (u.includes('hang')) return; // never answers: headers timeout
+  if (u.includes('stall')) {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.write('{"totalSize":1,');
+    return; // body never finishes: body timeout
+  }
+  if (u.includes('gzip')) {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(gzipSync(page));
+    return;
+  }
+  if (u.includes('big')) {
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ totalSize: 1, done: true, records: [{ ...record(1, 'acme'), Name: 'x'.repeat(200_000) }] }));
+    return;
+  }
+  if (u.includes('weird')) {
+    res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'zstd-foo' }).end(page);
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'application/json' }).end(page);
+});
+faulty.on('connection', (s) => {
+  sockets.add(s);
+  s.on('close', () => sockets.delete(s));
+});
+await new Promise<void>((r) => faulty.listen(0, '127.0.0.1', r));
+const faultyUrl = `http://127.0.0.1:${(faulty.address() as AddressInfo).port}`;
+
+// A port that was open a moment ago and is closed now: connection refused.
+const closed = createServer();
+await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+const closedUrl = `http://127.0.0.1:${(closed.address() as AddressInfo).port}`;
+await new Promise<void>((r) => closed.close(() => r()));
+
+const h: Harness = await startHarness({
+  extraUpstreams: [
+    { name: 'faulty', url: faultyUrl, prefix: '/faulty', adapter: 'salesforce' },
+    { name: 'gone', url: closedUrl, prefix: '/gone', adapter: 'salesforce' },
+  ],
+  config: (raw) => {
+    (raw.issuers as unknown[]).push({ issuer: closedUrl, audience: 'crm-gateway', algorithms: ['ES256'], allowInsecureHttp: true });
+    raw.limits = { responseBodyBytes: 100_000 };
+    raw.timeouts = { connectMs: 1000, headersMs: 800, bodyMs: 800, discoveryMs: 500 };
+  },
+});
+t.teardown(async () => {
+  await h.close();
+  for (const s of sockets) s.destroy();
+  await new Promise<void>((r) => faulty.close(() => r()));
+});
+
+const q = (prefix: string, tag: string) => `${prefix}/services/data/v60.0/query?q=SELECT%20Id,%20Name,%20Tenant__c,%20Region__c%20FROM%20Contact%20WHERE%20Name%20=%20%27${tag}%27`;
+
+const expectProblem = async (t: Test, res: Response, status: number, reason: string) => {
+  t.equal(res.status, status, `status ${status}`);
+  const p = (await res.json()) as { reason: string; decision_id: string };
+  t.equal(p.reason, reason);
+  const outcome = (await h.records()).find((r) => r.decision_id === p.decision_id && r.kind === 'outcome');
+  t.equal(outcome?.reason, reason, 'outcome record names the reason');
+};
+
+t.test('gzip body from the upstream is decoded, filtered and sent unencoded', async (t) => {
+  const { accessToken, posture } = await h.tokens('eu-rep');
+  const res = await h.call(q('/faulty', 'gzip'), { token: accessToken, posture });
+  t.equal(res.status, 200);
+  t.equal(res.headers.get('content-encoding'), null);
+  const body = (await res.json()) as { totalSize: number; records: { Tenant__c: string }[] };
+  t.equal(body.totalSize, 2);
+  t.same(body.records.map((r) => r.Tenant__c), ['acme', 'acme']);
+});
+
+t.test('upstream faults → 504 / 502 with reason codes', async (t) => {
+  const { accessToken, posture } = await h.tokens('eu-rep');
+  const auth = { token: accessToken, posture };
+  await expectProblem(t, await h.call(q('/faulty', 'hang'), auth), 504, 'upstream.timeout');
+  await expectProblem(t, await h.call(q('/faulty', 'stall'), auth), 504, 'upstream.timeout');
+  await expectProblem(t, await h.call(q('/faulty', 'big'), auth), 502, 'upstream.body_too_large');
+  await expectProblem(t, await h.call(q('/faulty', 'weird'), auth), 502, 'upstream.encoding_unsupported');
+  await expectProblem(t, await h.call(q('/gone', 'x'), auth), 502, 'upstream.unreachable');
+  const after = await h.call(q('/faulty', 'plain'), auth);
+  t.equal(after.status, 200, 'the gateway still serves after the faults');
+});
+
+t.test('an issuer whose discovery is down: its tokens get 503 auth.keys_unavailable, others still work', async (t) => {
+  const { privateKey } = await generateKeyPair('ES256');
+  const token = await new SignJWT({ sub: 'u1', tenant: 'acme' }).setProtectedHeader({ alg: 'ES256', kid: 'k1' }).setIssuer(closedUrl).setAudience('crm-gateway').setExpirationTime('5m').sign(privateKey);
+  const res = await h.call(q('/faulty', 'plain'), { token });
+  t.equal(res.status, 503);
+  t.equal(res.headers.get('retry-after'), '5');
+  t.equal(((await res.json()) as { reason: string }).reason, 'auth.keys_unavailable');
+  const ready = (await (await fetch(`${h.gw.url}/readyz`)).json()) as { ready: boolean; issuers: { issuer: string; ready: boolean }[] };
+  t.equal(ready.ready, false, 'unready while an issuer has no keys');
+  t.same(ready.issuers.filter((i) => !i.ready).map((i) => i.issuer), [closedUrl]);
+  const { accessToken, posture } = await h.tokens('eu-rep');
+  t.equal((await h.call(q('/faulty', 'plain'), { token: accessToken, posture })).status, 200, 'other issuers unaffected');
+});
