@@ -55,6 +55,7 @@ const { values: args } = parseArgs({
     connections: { type: 'string', default: '50' },
     'no-fsync-off': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    'skip-eval': { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -401,6 +402,7 @@ async function main(): Promise<void> {
     }
 
     // the policy engine alone, no load running
+    if (!args['skip-eval']) {
     process.stderr.write('  policy evaluation in-process …\n');
     const cfg: Config = validateConfig(gatewayRawConfig(issuer, upstream.url, join(tmp, 'unused'), true), root);
     const persona = findPersona(PERSONA)!;
@@ -413,6 +415,7 @@ async function main(): Promise<void> {
       maxIterations: 200_000,
       warmupIterations: 2000,
     });
+    }
 
     if (profileDir) {
       const files = (await readdir(profileDir)).filter((f) => f.endsWith('.cpuprofile')).sort();
