@@ -22,7 +22,8 @@ import { DEFAULT_HEADER_POLICY, type HeaderPolicy } from './headers.ts';
 import { bearerToken } from './identity/bearer.ts';
 import { verifyJwt } from './identity/verify.ts';
 import { principalFromClaims } from './identity/principal.ts';
-import { createPostureVerifier } from './identity/posture.ts';
+import { createPostureVerifier, type PostureResult } from './identity/posture.ts';
+import { createVerifiedCache } from './identity/verified-cache.ts';
 import type { IssuerRegistry } from './identity/issuers.ts';
 import type { PolicyEngine } from './policy/engine.ts';
 import { buildInput, queryOf, subjectOf } from './policy/input.ts';
@@ -84,6 +85,8 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
     postureHeader,
   };
   const verifyPosture = createPostureVerifier(cfg.deviceTrust);
+  const principals = createVerifiedCache<Principal>({ max: cfg.limits.verifiedCacheEntries, maxTtlMs: cfg.timeouts.verifiedCacheMs });
+  const postures = createVerifiedCache<PostureResult>({ max: cfg.limits.verifiedCacheEntries, maxTtlMs: cfg.timeouts.verifiedCacheMs });
   const upstreams = new Map<string, Upstream>();
   for (const u of cfg.upstreams) {
     const basePath = new URL(u.url).pathname.replace(/\/+$/, '');
@@ -165,13 +168,26 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
 
     const token = bearerToken(c.headers.get('authorization'), cfg.limits.tokenBytes);
     if (isRefusal(token)) return refuseAndLog(request, reply, token, 'authenticate');
-    const verified = await verifyJwt(token, d.issuers);
-    if (isRefusal(verified)) return refuseAndLog(request, reply, verified, 'authenticate');
-    const principal = principalFromClaims(verified.claims, verified.issuer);
-    if (isRefusal(principal)) return refuseAndLog(request, reply, principal, 'authenticate');
+    const nowMs = now().getTime();
+    let principal = principals.get(token, nowMs);
+    if (!principal) {
+      const verified = await verifyJwt(token, d.issuers);
+      if (isRefusal(verified)) return refuseAndLog(request, reply, verified, 'authenticate');
+      const p = principalFromClaims(verified.claims, verified.issuer);
+      if (isRefusal(p)) return refuseAndLog(request, reply, p, 'authenticate');
+      principal = p;
+      principals.set(token, p, Number(verified.claims.exp) * 1000, nowMs);
+    }
     st.principal = principal;
 
-    const posture = await verifyPosture(c.headers.get(postureHeader), principal.subject);
+    const assertion = c.headers.get(postureHeader);
+    // Cached per (subject, assertion): the same assertion presented with another token is re-checked.
+    const postureKey = assertion ? `${principal.subject}\n${assertion}` : undefined;
+    let posture = postureKey ? postures.get(postureKey, nowMs) : undefined;
+    if (!posture) {
+      posture = await verifyPosture(assertion, principal.subject);
+      if (postureKey && posture.expiresAtMs !== undefined) postures.set(postureKey, posture, posture.expiresAtMs, nowMs);
+    }
     st.posture = posture.posture;
     st.postureNote = posture.note;
     return undefined;
@@ -200,7 +216,7 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
       const query = up.config.adapter === 'salesforce' ? `?fields=${fields.join(',')}` : '';
       const got = await prefetchCurrent({
         url: `${new URL(up.config.url).origin}${up.basePath}${st.canonical!.path}${query}`,
-        headers: upstreamHeaders({ req: st.canonical!, principal: st.principal!, decisionId: st.decisionId, postureHeader, forwardAuthorization: up.config.forwardAuthorization, identityEncoding: true }),
+        headers: upstreamHeaders({ req: st.canonical!, principal: st.principal!, decisionId: st.decisionId, postureHeader, forwardAuthorization: up.config.forwardAuthorization, filtered: true }),
         fields,
         timeouts: cfg.timeouts,
         maxBytes: cfg.limits.responseBodyBytes,
@@ -354,6 +370,8 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
         },
         replyOptions: {
           retryDelay: () => null, // never retry: a retried write is a second write
+          // The decision id is the gateway's: an upstream header of the same name must not replace it.
+          rewriteHeaders: (headers: Record<string, unknown>, request: FastifyRequest) => ({ ...headers, [DECISION_ID_HEADER]: request.gw.decisionId }),
           queryString: (_search: string, _url: string, request: FastifyRequest) => request.gw.canonical!.rawQuery,
           rewriteRequestHeaders: (request: FastifyRequest) => {
             const st = request.gw;
@@ -363,7 +381,7 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
               decisionId: st.decisionId,
               postureHeader,
               forwardAuthorization: up.config.forwardAuthorization,
-              identityEncoding: st.resource?.filtered ?? true,
+              filtered: st.resource?.filtered ?? true,
             });
           },
           onResponse: (request: FastifyRequest, reply: FastifyReply, res: unknown) => {

@@ -64,6 +64,12 @@ export type Resource = {
   readonly action: Action;
   /** Fields named by the request (a SOQL SELECT list), when the adapter can tell. */
   readonly fields?: readonly string[];
+  /**
+   * Fields the request filters or sorts on (a SOQL WHERE / ORDER BY), plain or dotted as
+   * written; absent when none. Whether and in which order rows come back reveals their values,
+   * so the policy checks them like read fields. An adapter that cannot tell refuses the request.
+   */
+  readonly filterFields?: readonly string[];
   /** Decision-relevant body fields of a write (e.g. a Quote's Discount), never the whole body. */
   readonly body?: Readonly<Record<string, unknown>>;
   /** Whether the response carries records that must go through the response filter. */

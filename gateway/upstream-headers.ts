@@ -19,15 +19,21 @@ export function upstreamHeaders(a: {
   decisionId: string;
   postureHeader: string;
   forwardAuthorization: boolean;
-  /** Ask for an unencoded body when the gateway must parse the response. */
-  identityEncoding: boolean;
+  /**
+   * The response will be parsed and filtered: ask for an unencoded, whole, fresh body (no
+   * compression, no Range, no conditional request that could answer 304 without a body).
+   */
+  filtered: boolean;
 }): Record<string, string> {
   const h: Record<string, string> = {};
   for (const [name, value] of a.req.headers) h[name] = value;
   delete h.host; // reply-from sets the upstream's host
   delete h[a.postureHeader];
   if (!a.forwardAuthorization) delete h.authorization;
-  if (a.identityEncoding) h['accept-encoding'] = 'identity';
+  if (a.filtered) {
+    for (const name of ['range', 'if-range', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since']) delete h[name];
+    h['accept-encoding'] = 'identity';
+  }
   h[GATEWAY_HEADERS.subject] = a.principal.subject;
   h[GATEWAY_HEADERS.tenant] = a.principal.tenant;
   if (a.principal.clientId !== undefined) h[GATEWAY_HEADERS.clientId] = a.principal.clientId;

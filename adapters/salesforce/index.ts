@@ -2,13 +2,19 @@
  * The Salesforce REST adapter: SOQL queries and sObject record routes (see resolve.ts), and the
  * response filter for query results and records (see filter.ts).
  *
- * Options: `{ bodyFields?: {"*": [...], "<Object>": [...]} }`, the decision-relevant fields of
- * a write body (matched case-insensitively, as Salesforce does).
+ * Options:
+ * - `bodyFields?: {"*": [...], "<Object>": [...]}`: the decision-relevant fields of a write body
+ *   (matched case-insensitively, as Salesforce does);
+ * - `objects?: ["Account", …]`: canonical object API names. A request naming one of them in
+ *   another case (`contact`) is resolved to the canonical spelling, because Salesforce treats
+ *   object names case-insensitively while the policy's catalog keys are exact. Default: the four
+ *   demo objects (DEFAULT_OBJECTS).
  */
 import type { Adapter, AdapterFactory } from '../types.ts';
 import { validateBodyFields, type BodyFieldsOption } from '../shared/body-fields.ts';
 import { filterSalesforce } from './filter.ts';
-import { ADAPTER_NAME, resolveSalesforce } from './resolve.ts';
+import { ADAPTER_NAME, resolveSalesforce, type ObjectNames } from './resolve.ts';
+import { isApiName } from './soql.ts';
 
 /** Fields every write shows the policy, plus a Quote's Discount. */
 export const DEFAULT_BODY_FIELDS: BodyFieldsOption = Object.freeze({
@@ -16,7 +22,22 @@ export const DEFAULT_BODY_FIELDS: BodyFieldsOption = Object.freeze({
   Quote: Object.freeze(['Discount']),
 });
 
-const KNOWN_OPTIONS: ReadonlySet<string> = new Set(['bodyFields']);
+/** Objects whose case-variant spellings are mapped to the canonical one by default. */
+export const DEFAULT_OBJECTS: readonly string[] = Object.freeze(['Account', 'Contact', 'Opportunity', 'Quote']);
+
+const KNOWN_OPTIONS: ReadonlySet<string> = new Set(['bodyFields', 'objects']);
+
+function validateObjects(value: unknown, key: string): ObjectNames {
+  if (!Array.isArray(value)) throw new Error(`${key}: must be an array of object API names`);
+  const out = new Map<string, string>();
+  for (const [i, name] of value.entries()) {
+    if (typeof name !== 'string' || !isApiName(name)) throw new Error(`${key}[${i}]: must be an object API name`);
+    const prior = out.get(name.toLowerCase());
+    if (prior !== undefined && prior !== name) throw new Error(`${key}[${i}]: ${name} and ${prior} differ only in case`);
+    out.set(name.toLowerCase(), name);
+  }
+  return out;
+}
 
 /**
  * Create the Salesforce adapter. Throws an Error whose message starts with the offending
@@ -25,9 +46,10 @@ const KNOWN_OPTIONS: ReadonlySet<string> = new Set(['bodyFields']);
 export const createSalesforceAdapter: AdapterFactory = (options) => {
   for (const key of Object.keys(options)) if (!KNOWN_OPTIONS.has(key)) throw new Error(`${key}: unknown option`);
   const bodyFields = options['bodyFields'] === undefined ? DEFAULT_BODY_FIELDS : validateBodyFields(options['bodyFields'], 'bodyFields');
+  const objects = validateObjects(options['objects'] ?? DEFAULT_OBJECTS, 'objects');
   const adapter: Adapter = {
     name: ADAPTER_NAME,
-    resolve: (req, body) => resolveSalesforce(req, body, bodyFields),
+    resolve: (req, body) => resolveSalesforce(req, body, bodyFields, objects),
     filter: (body, resource, obligations) => filterSalesforce(body, resource, obligations),
   };
   return Object.freeze(adapter);

@@ -2,6 +2,11 @@
  * Salesforce REST routes → Resource. Only the routes below are known; anything else is refused
  * (GW_ERR_RES_UNKNOWN_ROUTE), never passed through unfiltered.
  *
+ * Salesforce object names are case-insensitive: a spelling that matches one of the configured
+ * canonical object names in another case (`contact`) is resolved to the canonical name
+ * (`Contact`), so the policy's exact catalog keys apply. Other names are passed on as written
+ * (the policy denies objects it does not know).
+ *
  *   GET    /services/data/vNN.N/query?q=SOQL         list
  *   GET    /services/data/vNN.N/sobjects/{Object}/{id}[?fields=a,b]   read
  *   POST   /services/data/vNN.N/sobjects/{Object}    create
@@ -11,25 +16,38 @@
 import { isRefusal, refuse } from '../../gateway/errors.ts';
 import type { CanonicalRequest, Refusal, Resource } from '../../gateway/types.ts';
 import { bodyFieldsFor, pickBodyFields, type BodyFieldsOption } from '../shared/body-fields.ts';
-import { isApiName, parseSoql, selectedFields } from './soql.ts';
+import { filterFields, isApiName, parseSoql, selectedFields } from './soql.ts';
 
 export const ADAPTER_NAME = 'salesforce';
 
 const VERSION = /^v\d+\.\d$/;
 const RECORD_ID = /^[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?$/;
 
+/** Lower-cased object name → canonical API name. */
+export type ObjectNames = ReadonlyMap<string, string>;
+
+/** The canonical name of `object` when it is a known object in another case, else `object`. */
+export function canonicalObject(objects: ObjectNames, object: string): string {
+  return objects.get(object.toLowerCase()) ?? object;
+}
+
 /** Resolve a canonical request to a Salesforce resource. */
-export function resolveSalesforce(req: CanonicalRequest, body: unknown, bodyFields: BodyFieldsOption): Resource | Refusal {
+export function resolveSalesforce(
+  req: CanonicalRequest,
+  body: unknown,
+  bodyFields: BodyFieldsOption,
+  objects: ObjectNames = new Map(),
+): Resource | Refusal {
   const [s0, s1, version, kind, ...rest] = req.segments;
   if (s0 !== 'services' || s1 !== 'data' || version === undefined || !VERSION.test(version)) {
     return refuse('GW_ERR_RES_UNKNOWN_ROUTE', 'not a /services/data/vNN.N/ path');
   }
-  if (kind === 'query') return resolveQuery(req, rest);
-  if (kind === 'sobjects') return resolveSobject(req, rest, body, bodyFields);
+  if (kind === 'query') return resolveQuery(req, rest, objects);
+  if (kind === 'sobjects') return resolveSobject(req, rest, body, bodyFields, objects);
   return refuse('GW_ERR_RES_UNKNOWN_ROUTE');
 }
 
-function resolveQuery(req: CanonicalRequest, rest: readonly string[]): Resource | Refusal {
+function resolveQuery(req: CanonicalRequest, rest: readonly string[], objects: ObjectNames): Resource | Refusal {
   if (rest.length > 0) {
     // A query locator (/query/01g…-2000, the nextRecordsUrl of a paged result) names no object:
     // the object and fields are only known from the first page's SOQL, so the policy could not
@@ -43,18 +61,22 @@ function resolveQuery(req: CanonicalRequest, rest: readonly string[]): Resource 
   const parsed = parseSoql(qs[0] as string);
   if (!parsed.ok) return refuse('GW_ERR_RES_BAD_QUERY', parsed.why);
   const fields = selectedFields(parsed.query);
+  // WHERE / ORDER BY fields: whether and in which order rows come back reveals their values.
+  const filters = filterFields(parsed.query);
   return {
     adapter: ADAPTER_NAME,
-    object: parsed.query.object,
+    object: canonicalObject(objects, parsed.query.object),
     action: 'list',
     ...(fields === undefined ? {} : { fields }),
+    ...(filters.length === 0 ? {} : { filterFields: filters }),
     filtered: true,
   };
 }
 
-function resolveSobject(req: CanonicalRequest, rest: readonly string[], body: unknown, bodyFields: BodyFieldsOption): Resource | Refusal {
-  const [object, id, ...more] = rest;
-  if (object === undefined || !isApiName(object) || more.length > 0) return refuse('GW_ERR_RES_UNKNOWN_ROUTE');
+function resolveSobject(req: CanonicalRequest, rest: readonly string[], body: unknown, bodyFields: BodyFieldsOption, objects: ObjectNames): Resource | Refusal {
+  const [written, id, ...more] = rest;
+  if (written === undefined || !isApiName(written) || more.length > 0) return refuse('GW_ERR_RES_UNKNOWN_ROUTE');
+  const object = canonicalObject(objects, written);
   if (id === undefined) {
     // GET here is the describe-basic call with recentItems (records): not supported.
     if (req.method !== 'POST') return refuse('GW_ERR_RES_METHOD_NOT_ALLOWED');

@@ -4,6 +4,7 @@
  */
 import { refuse } from '../../gateway/errors.ts';
 import type { Refusal } from '../../gateway/types.ts';
+import { isRawJson } from '../../gateway/json/exact-numbers.ts';
 
 /** `"*"` → fields picked for every object; `"<Object>"` → extra fields for that object. */
 export type BodyFieldsOption = Readonly<Record<string, readonly string[]>>;
@@ -60,5 +61,16 @@ export function pickBodyFields(body: unknown, names: readonly string[], ignoreCa
     const k = keys[0];
     if (k !== undefined) out.push([name, rec[k]]);
   }
+  for (const [name, value] of out) {
+    // The policy input and the decision log must carry the value the upstream will read; a
+    // number a JS number cannot hold exactly would be judged (and replayed) as another value.
+    if (holdsInexactNumber(value)) return refuse('GW_ERR_REQ_BODY_INVALID', `field ${name} holds a number that cannot be represented exactly`);
+  }
   return Object.fromEntries(out);
+}
+
+function holdsInexactNumber(v: unknown): boolean {
+  if (isRawJson(v)) return true;
+  if (v !== null && typeof v === 'object') return Object.values(v as Record<string, unknown>).some(holdsInexactNumber);
+  return false;
 }

@@ -52,13 +52,14 @@ export type Config = {
     readonly memoryMaximumPages: number;
   };
   readonly decisionLog: { readonly dir: string; readonly fsync: boolean; readonly erase: readonly string[] };
-  readonly limits: { readonly requestBodyBytes: number; readonly responseBodyBytes: number; readonly jsonDepth: number; readonly tokenBytes: number };
+  readonly limits: { readonly requestBodyBytes: number; readonly responseBodyBytes: number; readonly jsonDepth: number; readonly tokenBytes: number; readonly verifiedCacheEntries: number };
   readonly timeouts: {
     readonly connectMs: number;
     readonly headersMs: number;
     readonly bodyMs: number;
     readonly discoveryMs: number;
     readonly keysRefreshMs: number;
+    readonly verifiedCacheMs: number;
     readonly shutdownMs: number;
   };
   readonly logging: { readonly level: string };

@@ -134,6 +134,8 @@ export const configSchema = {
         responseBodyBytes: bytes(16_777_216), // 16 MiB
         jsonDepth: { type: 'integer', minimum: 2, maximum: 1000, default: 64 },
         tokenBytes: bytes(8192), // 8 KiB
+        /** Verified tokens and posture assertions remembered (by SHA-256); 0 turns the cache off. */
+        verifiedCacheEntries: { type: 'integer', minimum: 0, maximum: 1_000_000, default: 10_000 },
       },
     },
     timeouts: {
@@ -146,6 +148,7 @@ export const configSchema = {
         bodyMs: durationMs(30_000), // 30 seconds
         discoveryMs: durationMs(5_000), // 5 seconds
         keysRefreshMs: durationMs(600_000, 1000), // 10 minutes
+        verifiedCacheMs: durationMs(60_000, 1000), // 1 minute: longest a cached verification is trusted
         shutdownMs: durationMs(10_000), // 10 seconds
       },
     },

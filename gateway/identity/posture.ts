@@ -7,7 +7,8 @@ import { createLocalJWKSet, jwtVerify, type JSONWebKeySet } from 'jose';
 import type { DeviceTrustConfig } from '../config/load.ts';
 import type { Posture } from '../types.ts';
 
-export type PostureResult = { readonly posture: Posture; readonly note: string };
+/** `expiresAtMs` is set on verified assertions only (the only results worth caching). */
+export type PostureResult = { readonly posture: Posture; readonly note: string; readonly expiresAtMs?: number };
 
 export type PostureVerifier = (assertion: string | undefined, subject: string) => Promise<PostureResult>;
 
@@ -30,7 +31,7 @@ export function createPostureVerifier(cfg: DeviceTrustConfig | undefined): Postu
       if (typeof managed !== 'boolean' || typeof compliant !== 'boolean' || typeof platform !== 'string') {
         return { posture: 'unknown', note: 'posture assertion lacks managed/compliant/platform' };
       }
-      return { posture: { managed, compliant, platform }, note: 'verified' };
+      return { posture: { managed, compliant, platform }, note: 'verified', expiresAtMs: Math.min(Number(payload.exp), Number(payload.iat) + cfg.maxAgeSeconds) * 1000 };
     } catch (err) {
       const code = (err as { code?: string }).code ?? 'error';
       const claim = (err as { claim?: string }).claim;

@@ -17,15 +17,6 @@ export function isRawJson(v: unknown): boolean {
   return rawJsonApi.isRawJSON(v);
 }
 
-/**
- * Cheap pre-check: a decimal of at most 15 significant digits and no exponent always survives
- * a JS number round trip, so text without a run of 16 digit-or-dot characters and without an
- * exponent marker cannot hold an inexact number and needs no (slow) reviver.
- */
-export function mayHoldInexactNumber(text: string): boolean {
-  return /[0-9.]{16}|[eE]/.test(text);
-}
-
 /** JSON.parse reviver replacing inexact numbers with raw JSON of their source text. */
 export function exactNumberReviver(this: unknown, _key: string, value: unknown, context?: { source?: string }): unknown {
   if (typeof value !== 'number' || context?.source === undefined) return value;

@@ -6,7 +6,7 @@
  */
 import sjson from 'secure-json-parse';
 import { scanJsonStructure } from './scan.ts';
-import { exactNumberReviver, mayHoldInexactNumber } from './exact-numbers.ts';
+import { exactNumberReviver } from './exact-numbers.ts';
 
 export type SafeParseLimits = {
   /** Deepest container nesting allowed; a top-level object or array is depth 1. */
@@ -44,8 +44,12 @@ export function safeParseJson(buf: Buffer | string, limits: SafeParseLimits): Sa
   if (!scanned.ok) return scanned;
 
   try {
-    const reviver = mayHoldInexactNumber(text) ? exactNumberReviver : undefined;
-    const value: unknown = sjson.parse(text, reviver, { protoAction: 'error', constructorAction: 'error' });
+    // The scan already walked every key and number: the reviver (slow) and secure-json-parse's
+    // poisoning check run only when the scan saw something they could act on.
+    const reviver = scanned.longNumbers ? exactNumberReviver : undefined;
+    const value: unknown = scanned.protoKeys
+      ? sjson.parse(text, reviver, { protoAction: 'error', constructorAction: 'error' })
+      : JSON.parse(text, reviver);
     return { ok: true, value };
   } catch (err) {
     return { ok: false, why: err instanceof SyntaxError ? err.message : 'invalid JSON' };

@@ -6,7 +6,14 @@
  * report a wrong reason, never a false "ok" for valid JSON.
  */
 
-export type ScanResult = { readonly ok: true } | { readonly ok: false; readonly why: string };
+/**
+ * `protoKeys`: a `__proto__` or `constructor` key was seen (only then is the slower
+ * prototype-poisoning check worth running). `longNumbers`: a number literal with 16 or more
+ * digits or an exponent was seen (only then can a number be inexact and need the reviver).
+ */
+export type ScanResult =
+  | { readonly ok: true; readonly protoKeys: boolean; readonly longNumbers: boolean }
+  | { readonly ok: false; readonly why: string };
 
 type Frame = { readonly keys: Set<string> | null; expectKey: boolean };
 
@@ -17,6 +24,8 @@ const BACKSLASH = 0x5c;
 export function scanJsonStructure(text: string, maxDepth: number): ScanResult {
   const stack: Frame[] = [];
   const n = text.length;
+  let protoKeys = false;
+  let longNumbers = false;
   for (let i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     switch (c) {
@@ -43,6 +52,7 @@ export function scanJsonStructure(text: string, maxDepth: number): ScanResult {
           const key = decodeKey(text, i, end);
           if (key === undefined) return { ok: false, why: 'invalid escape in key' };
           if (top.keys.has(key)) return { ok: false, why: `duplicate key ${JSON.stringify(key)}` };
+          if (key === '__proto__' || key === 'constructor') protoKeys = true;
           top.keys.add(key);
           top.expectKey = false;
         }
@@ -50,10 +60,23 @@ export function scanJsonStructure(text: string, maxDepth: number): ScanResult {
         break;
       }
       default:
+        if ((c >= 0x30 && c <= 0x39) || c === 0x2d) {
+          // A number literal (strings were skipped above): count its digits, look for an exponent.
+          let digits = 0;
+          let j = i;
+          for (; j < n; j++) {
+            const d = text.charCodeAt(j);
+            if (d >= 0x30 && d <= 0x39) digits++;
+            else if (d === 0x65 || d === 0x45) longNumbers = true;
+            else if (d !== 0x2e && d !== 0x2d && d !== 0x2b) break;
+          }
+          if (digits >= 16) longNumbers = true;
+          i = j - 1;
+        }
         break;
     }
   }
-  return { ok: true };
+  return { ok: true, protoKeys, longNumbers };
 }
 
 /** Index of the closing quote of the string opening at `start`, or -1. */

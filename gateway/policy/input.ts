@@ -29,15 +29,23 @@ export function subjectOf(p: Principal): Record<string, unknown> {
 }
 
 export function queryOf(q: URLSearchParams): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const [k, v] of q) (out[k] ??= []).push(v);
-  return out;
+  // A Map, then fromEntries: parameter names such as `constructor` or `__proto__` must be plain
+  // own keys, never Object.prototype members (which `out[k] ??= []` would find or set).
+  const m = new Map<string, string[]>();
+  for (const [k, v] of q) {
+    const vs = m.get(k);
+    if (vs === undefined) m.set(k, [v]);
+    else vs.push(v);
+  }
+  return Object.fromEntries(m);
 }
 
 export function resourceOf(r: Resource, current?: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const o: Record<string, unknown> = { adapter: r.adapter, object: r.object, action: r.action };
   if (r.id !== undefined) o.id = r.id;
   if (r.fields !== undefined) o.fields = [...r.fields];
+  // Sorted and unique, so the same query gives the same input (and log record) byte for byte.
+  if (r.filterFields !== undefined && r.filterFields.length > 0) o.filter_fields = [...new Set(r.filterFields)].sort();
   if (r.body !== undefined) o.body = { ...r.body };
   if (current !== undefined) o.current = { ...current };
   return o;

@@ -246,6 +246,21 @@ t.test('updates: the record\'s current tenant is read first; another tenant\'s r
   t.equal(h.crm.requests.at(-1)!.method, 'GET');
 });
 
+t.test('filtering on a field above the clearance → 403 classification.filter_forbidden, upstream never called', async (t) => {
+  // The field would be removed from the response, but whether a row comes back reveals its value.
+  const { accessToken, posture } = await h.tokens('globex-user');
+  const before = h.crm.requests.length;
+  const res = await h.call(soql("SELECT Id, Tenant__c, Region__c FROM Contact WHERE SSN__c = '900-07-0037'"), { token: accessToken, posture });
+  t.equal(res.status, 403);
+  const p = await problem(res);
+  t.equal(p.reason, 'policy.denied');
+  t.same(p.reasons.map((r) => r.code), ['classification.filter_forbidden']);
+  t.match(p.reasons[0]!.message, /Contact\.SSN__c/);
+  t.equal(h.crm.requests.length, before, 'the upstream was not called');
+  const decision = (await h.records()).find((r) => r.decision_id === p.decision_id && r.kind === 'decision') as { input: { resource: { filter_fields: string[] } } };
+  t.same(decision.input.resource.filter_fields, ['SSN__c'], 'the policy saw the filter field');
+});
+
 t.test('a decision log that cannot be written refuses the request with 503 (last: closes the log)', async (t) => {
   const { accessToken, posture } = await h.tokens('eu-rep');
   await h.gw.decisionLog.close();

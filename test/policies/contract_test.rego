@@ -100,9 +100,10 @@ test_no_allow_when_any_deny_reason if {
 # Every code the policy can emit is documented in docs/policies.md; this list is the registry.
 documented_deny_codes := {
 	"action.not_permitted", "automation.discount_limit", "automation.object_forbidden",
-	"device.noncompliant", "device.unmanaged", "policy.default_deny", "region.missing",
-	"region.none", "region.not_entitled", "request.discount_invalid", "resource.unclassified",
-	"subject.tenant_missing", "tenant.mismatch", "tenant.missing", "tenant.unverifiable",
+	"classification.filter_forbidden", "device.noncompliant", "device.unmanaged",
+	"policy.default_deny", "region.missing", "region.none", "region.not_entitled",
+	"request.discount_invalid", "resource.unclassified", "subject.tenant_missing",
+	"tenant.mismatch", "tenant.missing", "tenant.unverifiable",
 }
 
 documented_allow_codes := {"allow.role", "allow.scope"}
@@ -120,6 +121,7 @@ code_examples := {
 	"action.not_permitted": read(eu_rep, "Quote", "delete"),
 	"automation.discount_limit": mk(quote_bot, "unknown", {"object": "Quote", "action": "create", "body": object.union(acme_eu, {"Discount": 35})}),
 	"automation.object_forbidden": mk(quote_bot, "unknown", {"object": "Contact", "action": "list"}),
+	"classification.filter_forbidden": mk(eu_rep, good_device, {"object": "Contact", "action": "list", "fields": ["Id"], "filter_fields": ["SSN__c"]}),
 	"device.noncompliant": mk(with_subject(eu_rep, {"clearance": "restricted"}), {"managed": true, "compliant": false}, {"object": "Contact", "action": "read"}),
 	"device.unmanaged": mk(with_subject(eu_rep, {"clearance": "restricted"}), "unknown", {"object": "Contact", "action": "read"}),
 	"region.missing": mk(eu_rep, good_device, {"object": "Quote", "action": "create", "body": {"Tenant__c": "acme"}}),

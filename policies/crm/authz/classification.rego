@@ -1,5 +1,6 @@
-# Field classification: mask or remove fields above the subject's clearance, and require a
-# managed, compliant device when a subject cleared for restricted data touches it.
+# Field classification: mask or remove fields above the subject's clearance, refuse filtering
+# or sorting on such fields, and require a managed, compliant device when a subject cleared for
+# restricted data touches it.
 package crm.authz
 
 levels := data.crm.clearance_levels
@@ -63,6 +64,58 @@ field_rules[f] := rule_for(c) if {
 	class_rank(c) > clearance_rank
 }
 
+# --- filtering and sorting on fields --------------------------------------------------------
+#
+# Removing or masking a field in the response is not enough when the request filters or sorts
+# on it: whether a row comes back (WHERE SSN__c = '…') or in which order (ORDER BY SSN__c)
+# reveals its value. A filter field above the subject's clearance is therefore a denial.
+
+# A filter field the policy can look up: a plain field path (string).
+filter_path(f) if {
+	is_string(f)
+	plain_name(f)
+}
+
+# Ranks a filter field can denote: a plain name in the object's catalog; a dotted path (a
+# relationship such as Account.Name, or a child subquery's Contacts.SSN__c) by its last
+# segment in every catalogued object, since the adapter does not know the related object.
+filter_candidates(f) := {class_rank(c) | some cf, c in catalog_fields; lower(cf) == lower(f)} if {
+	count(split(f, ".")) == 1
+} else := {class_rank(c) |
+	some o in data.crm.catalog.objects
+	some cf, c in object.get(o, "fields", {})
+	lower(cf) == name_key(f)
+}
+
+# Rank of a filter field: the highest it can denote; the default class when the catalog does
+# not know it; the highest rank when it is not a field path at all (fail closed).
+filter_rank(f) := count(levels) - 1 if {
+	not filter_path(f)
+} else := rs[count(rs) - 1] if {
+	rs := sort(filter_candidates(f))
+	count(rs) > 0
+} else := class_rank(data.crm.catalog.default_class)
+
+# How messages name a filter field: the catalog's spelling of a plain name, else as written.
+filter_label(f) := concat(".", [object_label, cf]) if {
+	filter_path(f)
+	count(split(f, ".")) == 1
+	some cf, _ in catalog_fields
+	lower(cf) == lower(f)
+} else := concat(".", [object_label, show(f)])
+
+# Filter fields above the subject's clearance, grouped by the clearance they need.
+filter_forbidden[levels[r]] contains filter_label(f) if {
+	some f in filter_fields
+	r := filter_rank(f)
+	r > clearance_rank
+}
+
+deny contains reason("classification.filter_forbidden", msg) if {
+	some level, names in filter_forbidden
+	msg := concat("", ["filtering on ", concat(", ", sort(names)), " needs clearance ", level])
+}
+
 # --- device posture for restricted data -----------------------------------------------------
 
 device_class := data.crm.device.required_from_class
@@ -72,7 +125,7 @@ device_rank := class_rank(device_class)
 touched_keys := named_keys | {lower(f) | some f, _ in body}
 
 # A field is touched when the request does not name its fields (= all fields), names it, or
-# writes it.
+# writes it. Fields the request filters or sorts on are added below (restricted_touched).
 touches(_) if not named_keys
 
 touches(f) if lower(f) in touched_keys
@@ -84,6 +137,14 @@ restricted_touched contains concat(".", [object_name, f]) if {
 	class_rank(c) >= device_rank
 	class_rank(c) <= clearance_rank
 	touches(f)
+}
+
+# Filter fields count as touched: filtering on a restricted field reads it.
+restricted_touched contains filter_label(f) if {
+	some f in filter_fields
+	r := filter_rank(f)
+	r >= device_rank
+	r <= clearance_rank
 }
 
 restricted_list := concat(", ", sort(restricted_touched))

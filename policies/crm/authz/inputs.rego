@@ -88,6 +88,16 @@ writes if action in {"create", "update"}
 # which means "all fields".
 requested_fields := string_set(resource.fields) if is_array(resource.fields)
 
+# Fields the request filters or sorts on (a SOQL WHERE / ORDER BY); empty when it names none.
+# A value that is not an array counts as one entry that is not a field path (fail closed): the
+# value wrapped in an array, so that even a string is not mistaken for a field name.
+filter_fields := {f | some f in fs} if {
+	fs := resource.filter_fields
+	is_array(fs)
+} else := {[fs]} if {
+	fs := resource.filter_fields
+} else := set()
+
 body := b if {
 	b := resource.body
 	is_object(b)

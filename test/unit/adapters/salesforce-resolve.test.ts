@@ -79,9 +79,60 @@ t.test('refusals', async (t) => {
 t.test('options', async (t) => {
   const custom = createSalesforceAdapter({ bodyFields: { Opportunity: ['Amount'] } });
   const r = custom.resolve(request('PATCH', `${V}/sobjects/opportunity/${ID}`), { amount: 5, Tenant__c: 'x' });
-  t.strictSame(r, { adapter: 'salesforce', object: 'opportunity', id: ID, action: 'update', body: { Amount: 5 }, filtered: false }, 'bodyFields replaces the default; object matched in any case');
+  t.strictSame(r, { adapter: 'salesforce', object: 'Opportunity', id: ID, action: 'update', body: { Amount: 5 }, filtered: false }, 'bodyFields replaces the default; object matched in any case and named canonically');
   t.throws(() => createSalesforceAdapter({ bodyField: {} }), { message: /^bodyField: unknown option/ });
   t.throws(() => createSalesforceAdapter({ bodyFields: [] }), { message: /^bodyFields: / });
   t.throws(() => createSalesforceAdapter({ bodyFields: { Quote: 'Discount' } }), { message: /^bodyFields\["Quote"\]: / });
   t.equal(sf.name, 'salesforce');
+});
+
+t.test('filter fields: WHERE and ORDER BY fields are shown to the policy', async (t) => {
+  const cases: [string, string[] | undefined][] = [
+    ["SELECT Id, Tenant__c, Region__c FROM Contact WHERE SSN__c = '900-07-0037'", ['SSN__c']],
+    ['SELECT Id FROM Contact ORDER BY DateOfBirth__c DESC NULLS LAST, Name', ['DateOfBirth__c', 'Name']],
+    ["SELECT Id FROM Contact WHERE Name = 'a' OR name = 'b' ORDER BY Name", ['Name', 'name']],
+    ["SELECT Id, (SELECT Id FROM Contacts WHERE SSN__c LIKE '900%') FROM Account WHERE Account.Owner.Email != null", ['Account.Owner.Email', 'Contacts.SSN__c']],
+    ['SELECT Id, Name FROM Contact LIMIT 5', undefined],
+  ];
+  for (const [soql, want] of cases) {
+    const r = sf.resolve(request('GET', q(soql)), undefined);
+    t.notOk(isRefusal(r), soql);
+    if (isRefusal(r)) continue;
+    t.strictSame(r.filterFields, want, soql);
+    if (want === undefined) t.notOk('filterFields' in r, `${soql}: no key when there are none`);
+  }
+});
+
+t.test('queries whose WHERE cannot be analysed are refused, never guessed at', async (t) => {
+  for (const soql of [
+    "SELECT Id FROM Contact WHERE Id IN (SELECT ContactId FROM CaseContactRole WHERE Role = 'x')",
+    "SELECT Id FROM Account WHERE Id NOT IN (SELECT AccountId FROM Contact WHERE SSN__c = '900-07-0037')",
+    "SELECT Id FROM Contact WHERE MAX(SSN__c) = '1'",
+    'SELECT Id FROM Contact WHERE SSN__c = Name',
+    "SELECT Id FROM Contact WHERE SSN__c = '1' GARBAGE",
+    "SELECT Id FROM Contact WITH DATA CATEGORY Geography__c AT asia__c",
+  ]) {
+    const r = sf.resolve(request('GET', q(soql)), undefined);
+    t.equal(isRefusal(r) ? r.code : 'resolved', 'GW_ERR_RES_BAD_QUERY', soql);
+  }
+});
+
+t.test('object names: case variants of known objects are resolved to the canonical name', async (t) => {
+  const list = (a: ReturnType<typeof createSalesforceAdapter>, soql: string) => {
+    const r = a.resolve(request('GET', q(soql)), undefined);
+    return isRefusal(r) ? r.code : r.object;
+  };
+  t.equal(list(sf, 'SELECT Id FROM contact'), 'Contact');
+  t.equal(list(sf, 'SELECT Id FROM QUOTE'), 'Quote');
+  t.equal(list(sf, 'SELECT Id FROM Lead'), 'Lead', 'unknown objects are passed on as written (the policy denies them)');
+  t.equal(list(sf, 'SELECT Id FROM lead'), 'lead');
+  const r = sf.resolve(request('GET', `${V}/sobjects/cOnTaCt/${ID}`), undefined);
+  t.equal(isRefusal(r) ? r.code : r.object, 'Contact', 'sobject routes too');
+  const custom = createSalesforceAdapter({ objects: ['Lead', 'ns__Invoice__c'] });
+  t.equal(list(custom, 'SELECT Id FROM LEAD'), 'Lead');
+  t.equal(list(custom, 'SELECT Id FROM NS__INVOICE__C'), 'ns__Invoice__c');
+  t.equal(list(custom, 'SELECT Id FROM contact'), 'contact', 'the option replaces the default list');
+  t.throws(() => createSalesforceAdapter({ objects: 'Contact' }), { message: /^objects: / });
+  t.throws(() => createSalesforceAdapter({ objects: ['Contact', 'Con tact'] }), { message: /^objects\[1\]: / });
+  t.throws(() => createSalesforceAdapter({ objects: ['Contact', 'CONTACT'] }), { message: /^objects\[1\]: .*differ only in case/ });
 });

@@ -1,0 +1,43 @@
+/**
+ * A bounded cache of verification results (tokens, posture assertions), keyed by the SHA-256 of
+ * the credential — never the credential itself — so a repeated token costs a hash and a map
+ * lookup instead of a signature check. An entry lives until the credential expires or at most
+ * `maxTtlMs`, whichever is first: a key removed at the IdP stops being honoured from the cache
+ * within `maxTtlMs` (tying entries to the key itself is issue 3's work).
+ */
+import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
+
+export type VerifiedCache<T extends {}> = {
+  get(credential: string, nowMs: number): T | undefined;
+  set(credential: string, value: T, expiresAtMs: number, nowMs: number): void;
+  size(): number;
+};
+
+export function credentialHash(credential: string): string {
+  return createHash('sha256').update(credential).digest('base64url');
+}
+
+export function createVerifiedCache<T extends {}>(o: { max: number; maxTtlMs: number }): VerifiedCache<T> {
+  const lru = new LRUCache<string, { value: T; expiresAtMs: number }>({ max: o.max });
+  return {
+    get(credential, nowMs) {
+      if (o.max === 0) return undefined;
+      const key = credentialHash(credential);
+      const hit = lru.get(key);
+      if (!hit) return undefined;
+      if (hit.expiresAtMs <= nowMs) {
+        lru.delete(key);
+        return undefined;
+      }
+      return hit.value;
+    },
+    set(credential, value, expiresAtMs, nowMs) {
+      if (o.max === 0) return;
+      const until = Math.min(expiresAtMs, nowMs + o.maxTtlMs);
+      if (until <= nowMs) return;
+      lru.set(credentialHash(credential), { value, expiresAtMs: until });
+    },
+    size: () => lru.size,
+  };
+}

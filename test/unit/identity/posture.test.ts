@@ -1,0 +1,81 @@
+import t from 'tap';
+import { exportJWK, generateKeyPair, SignJWT } from 'jose';
+import { createPostureVerifier } from '../../../gateway/identity/posture.ts';
+import type { DeviceTrustConfig } from '../../../gateway/config/load.ts';
+
+const DT = 'https://device-trust.example.test';
+const now = () => Math.floor(Date.now() / 1000);
+const trusted = await generateKeyPair('ES256');
+const stranger = await generateKeyPair('ES256');
+const rsa = await generateKeyPair('RS256');
+
+const cfg: DeviceTrustConfig = {
+  issuer: DT,
+  jwks: { keys: [{ ...(await exportJWK(trusted.publicKey)), kid: 'dt-1', alg: 'ES256' }, { ...(await exportJWK(rsa.publicKey)), kid: 'dt-rsa', alg: 'RS256' }] },
+  algorithms: ['ES256'],
+  header: 'x-device-posture-assertion',
+  maxAgeSeconds: 900,
+};
+const verify = createPostureVerifier(cfg);
+
+type O = { typ?: string | null; key?: CryptoKey; kid?: string; alg?: string };
+async function assertion(claims: Record<string, unknown>, o: O = {}): Promise<string> {
+  const header: Record<string, unknown> = { alg: o.alg ?? 'ES256', kid: o.kid ?? 'dt-1' };
+  if (o.typ !== null) header.typ = o.typ ?? 'posture+jwt';
+  return new SignJWT(claims).setProtectedHeader(header as { alg: string }).sign(o.key ?? trusted.privateKey);
+}
+const fresh = (extra: Record<string, unknown> = {}) => ({ iss: DT, sub: 'u-eu-rep', iat: now(), exp: now() + 600, managed: true, compliant: true, platform: 'macos', ...extra });
+
+t.test('a valid assertion gives managed, compliant and platform', async (t) => {
+  const iat = now() - 100;
+  // expires at exp, or at iat + maxAgeSeconds when that comes first
+  t.strictSame(await verify(await assertion(fresh({ iat, exp: iat + 600 })), 'u-eu-rep'), {
+    posture: { managed: true, compliant: true, platform: 'macos' },
+    note: 'verified',
+    expiresAtMs: (iat + 600) * 1000,
+  });
+  t.strictSame(await verify(await assertion(fresh({ iat, exp: iat + 3600, managed: false, compliant: false, platform: 'linux' })), 'u-eu-rep'), {
+    posture: { managed: false, compliant: false, platform: 'linux' },
+    note: 'verified',
+    expiresAtMs: (iat + 900) * 1000,
+  });
+  t.strictSame(await verify(await assertion(fresh({ iat, exp: iat + 600 }), { typ: 'application/posture+jwt' }), 'u-eu-rep'), {
+    posture: { managed: true, compliant: true, platform: 'macos' },
+    note: 'verified',
+    expiresAtMs: (iat + 600) * 1000,
+  }, 'typ with the application/ prefix (RFC 8725 §3.11)');
+});
+
+t.test('refused assertions give unknown with the reason', async (t) => {
+  const cases: [string, Promise<string> | string, string, string][] = [
+    ['another subject', assertion(fresh()), 'u-someone-else', 'posture assertion refused: ERR_JWT_CLAIM_VALIDATION_FAILED (sub)'],
+    ['expired', assertion(fresh({ iat: now() - 700, exp: now() - 100 })), 'u-eu-rep', 'posture assertion refused: ERR_JWT_EXPIRED (exp)'],
+    ['too old (iat beyond maxAgeSeconds)', assertion(fresh({ iat: now() - 901, exp: now() + 3600 })), 'u-eu-rep', 'posture assertion refused: ERR_JWT_EXPIRED (iat)'],
+    ['iat in the future', assertion(fresh({ iat: now() + 600 })), 'u-eu-rep', 'posture assertion refused: ERR_JWT_CLAIM_VALIDATION_FAILED (iat)'],
+    ['wrong typ', assertion(fresh(), { typ: 'JWT' }), 'u-eu-rep', 'posture assertion refused: ERR_JWT_CLAIM_VALIDATION_FAILED (typ)'],
+    ['no typ', assertion(fresh(), { typ: null }), 'u-eu-rep', 'posture assertion refused: ERR_JWT_CLAIM_VALIDATION_FAILED (typ)'],
+    ['access-token typ', assertion(fresh(), { typ: 'at+jwt' }), 'u-eu-rep', 'posture assertion refused: ERR_JWT_CLAIM_VALIDATION_FAILED (typ)'],
+    ['wrong issuer', assertion(fresh({ iss: 'https://evil.example' })), 'u-eu-rep', 'posture assertion refused: ERR_JWT_CLAIM_VALIDATION_FAILED (iss)'],
+    ['signed by another key', assertion(fresh(), { key: stranger.privateKey }), 'u-eu-rep', 'posture assertion refused: ERR_JWS_SIGNATURE_VERIFICATION_FAILED'],
+    ['unknown kid', assertion(fresh(), { kid: 'dt-2' }), 'u-eu-rep', 'posture assertion refused: ERR_JWKS_NO_MATCHING_KEY'],
+    ['algorithm not configured (RS256 key in the set)', assertion(fresh(), { alg: 'RS256', kid: 'dt-rsa', key: rsa.privateKey }), 'u-eu-rep', 'posture assertion refused: ERR_JOSE_ALG_NOT_ALLOWED'],
+    ['no exp', assertion(fresh({ exp: undefined })), 'u-eu-rep', 'posture assertion refused: ERR_JWT_CLAIM_VALIDATION_FAILED (exp)'],
+    ['no iat', assertion(fresh({ iat: undefined })), 'u-eu-rep', 'posture assertion refused: ERR_JWT_CLAIM_VALIDATION_FAILED (iat)'],
+    ['no sub', assertion(fresh({ sub: undefined })), 'u-eu-rep', 'posture assertion refused: ERR_JWT_CLAIM_VALIDATION_FAILED (sub)'],
+    ['not a JWS', 'not-a-jws', 'u-eu-rep', 'posture assertion refused: ERR_JWS_INVALID'],
+    ['missing managed', assertion(fresh({ managed: undefined })), 'u-eu-rep', 'posture assertion lacks managed/compliant/platform'],
+    ['managed as a string', assertion(fresh({ managed: 'true' })), 'u-eu-rep', 'posture assertion lacks managed/compliant/platform'],
+    ['missing compliant', assertion(fresh({ compliant: undefined })), 'u-eu-rep', 'posture assertion lacks managed/compliant/platform'],
+    ['platform a number', assertion(fresh({ platform: 1 })), 'u-eu-rep', 'posture assertion lacks managed/compliant/platform'],
+    ['absent', '', 'u-eu-rep', 'no posture assertion'],
+    ['too long', 'a'.repeat(8193), 'u-eu-rep', 'posture assertion too long'],
+  ];
+  for (const [name, a, subject, note] of cases) t.strictSame(await verify(await a, subject), { posture: 'unknown', note }, name);
+  t.strictSame(await verify(undefined, 'u-eu-rep'), { posture: 'unknown', note: 'no posture assertion' }, 'undefined');
+});
+
+t.test('no deviceTrust configuration: always unknown', async (t) => {
+  const none = createPostureVerifier(undefined);
+  t.strictSame(await none(await assertion(fresh()), 'u-eu-rep'), { posture: 'unknown', note: 'no device-trust issuer configured' });
+  t.strictSame(await none(undefined, 'u-eu-rep'), { posture: 'unknown', note: 'no device-trust issuer configured' });
+});

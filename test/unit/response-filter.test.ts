@@ -1,0 +1,161 @@
+import t from 'tap';
+import { Readable } from 'node:stream';
+import { brotliCompressSync, deflateSync, gzipSync, deflateRawSync } from 'node:zlib';
+import { isJsonContentType, readBounded, readJsonBody } from '../../gateway/response-filter.ts';
+import { isRefusal } from '../../gateway/errors.ts';
+
+const BODY = Buffer.from(JSON.stringify({ totalSize: 2, records: [{ Id: '003a', Name: 'Ada' }, { Id: '003b', Name: 'Émile' }] }));
+
+/** A real Readable over `buf`, in chunks of `size` bytes. */
+function chunked(buf: Buffer, size = 1024): Readable {
+  const parts: Buffer[] = [];
+  for (let i = 0; i < buf.length; i += size) parts.push(buf.subarray(i, i + size));
+  return Readable.from(parts, { objectMode: false });
+}
+
+const within = <T>(p: Promise<T>, ms = 2000): Promise<T | 'still pending'> =>
+  Promise.race([p, new Promise<'still pending'>((r) => setTimeout(() => r('still pending'), ms))]);
+
+t.test('isJsonContentType', async (t) => {
+  const table: [string | undefined, boolean][] = [
+    ['application/json', true],
+    ['application/json; charset=utf-8', true],
+    ['application/json;charset=UTF-8', true],
+    ['Application/JSON', true],
+    ['application/json ; charset=utf-8', true],
+    ['application/vnd.x+json', true],
+    ['application/problem+json', true],
+    ['application/vnd.api+json; ext=bulk', true],
+    ['text/json', false],
+    ['application/jsonp', false],
+    ['application/json-seq', false],
+    ['application/x-ndjson', false],
+    ['application/javascript', false],
+    ['text/html', false],
+    ['application/xjson', false],
+    ['multipart/mixed; type=application/json', false],
+    [' application/json', false],
+    ['', false],
+    [undefined, false],
+  ];
+  for (const [ct, want] of table) t.equal(isJsonContentType(ct), want, String(ct));
+});
+
+t.test('readBounded decodes identity, gzip, x-gzip, deflate and br with real zlib', async (t) => {
+  const cases: [string | undefined, Buffer][] = [
+    [undefined, BODY],
+    ['', BODY],
+    ['identity', BODY],
+    ['gzip', gzipSync(BODY)],
+    ['x-gzip', gzipSync(BODY)],
+    ['GZIP', gzipSync(BODY)],
+    [' gzip ', gzipSync(BODY)],
+    ['deflate', deflateSync(BODY)],
+    ['br', brotliCompressSync(BODY)],
+  ];
+  for (const [enc, wire] of cases) {
+    const got = await readBounded(chunked(wire, 7), enc, 1 << 20);
+    t.ok(Buffer.isBuffer(got) && got.equals(BODY), `${JSON.stringify(enc)}: decoded body`);
+  }
+});
+
+t.test('over the limit: identity and a gzip bomb', async (t) => {
+  const exact = await readBounded(chunked(BODY), 'identity', BODY.length);
+  t.ok(Buffer.isBuffer(exact) && exact.equals(BODY), 'exactly the limit is accepted');
+  t.strictSame(await readBounded(chunked(BODY), 'identity', BODY.length - 1), { refusal: true, code: 'GW_ERR_UPSTREAM_BODY_TOO_LARGE', detail: `more than ${BODY.length - 1} bytes` });
+
+  const big = Buffer.alloc(3 << 20, 0x61);
+  const src = chunked(big, 64 * 1024);
+  t.strictSame(await readBounded(src, undefined, 1 << 20), { refusal: true, code: 'GW_ERR_UPSTREAM_BODY_TOO_LARGE', detail: 'more than 1048576 bytes' });
+  t.equal(src.destroyed, true, 'the upstream stream is destroyed');
+
+  const bomb = gzipSync(Buffer.alloc(10 << 20));
+  t.ok(bomb.length < 20_000, `10 MB of zeros gzip to ${bomb.length} bytes`);
+  const bombSrc = chunked(bomb);
+  t.strictSame(await readBounded(bombSrc, 'gzip', 1 << 20), { refusal: true, code: 'GW_ERR_UPSTREAM_BODY_TOO_LARGE', detail: 'more than 1048576 bytes' }, 'limit applies to decoded bytes');
+  t.equal(bombSrc.destroyed, true);
+  t.strictSame(await readBounded(chunked(brotliCompressSync(Buffer.alloc(10 << 20))), 'br', 1 << 20), { refusal: true, code: 'GW_ERR_UPSTREAM_BODY_TOO_LARGE', detail: 'more than 1048576 bytes' }, 'brotli bomb');
+});
+
+t.test('unknown or stacked encodings are refused', async (t) => {
+  for (const enc of ['compress', 'zstd', 'gzip, br', 'gzip,gzip', 'chunked', 'x-custom']) {
+    const src = chunked(BODY);
+    t.strictSame(await readBounded(src, enc, 1 << 20), { refusal: true, code: 'GW_ERR_UPSTREAM_ENCODING', detail: `content-encoding ${enc}` }, enc);
+    t.equal(src.destroyed, true, `${enc}: stream destroyed`);
+  }
+});
+
+t.test('bodies that do not decode are GW_ERR_UPSTREAM_ENCODING', async (t) => {
+  const gz = gzipSync(BODY);
+  const corrupt = Buffer.from(gz);
+  corrupt[12] ^= 0xff;
+  corrupt[20] ^= 0xff;
+  const cases: [string, string, Buffer][] = [
+    ['corrupt gzip', 'gzip', corrupt],
+    ['plain text labelled gzip', 'gzip', BODY],
+    ['truncated gzip', 'gzip', gz.subarray(0, gz.length - 10)],
+    ['raw deflate labelled deflate', 'deflate', deflateRawSync(BODY)],
+    ['plain text labelled deflate', 'deflate', BODY],
+    ['plain text labelled br', 'br', Buffer.from('garbage that is not brotli at all')],
+  ];
+  for (const [name, enc, wire] of cases) t.strictSame(await readBounded(chunked(wire, 5), enc, 1 << 20), { refusal: true, code: 'GW_ERR_UPSTREAM_ENCODING', detail: 'body does not decode' }, name);
+});
+
+t.test('a corrupt brotli body is an encoding error, whatever the brotli error code', async (t) => {
+  const br = Buffer.from(brotliCompressSync(Buffer.from('{"a":1}'.repeat(100))));
+  br[3] ^= 0xff;
+  br[5] ^= 0xff;
+  t.strictSame(await readBounded(chunked(br), 'br', 1 << 20), { refusal: true, code: 'GW_ERR_UPSTREAM_ENCODING', detail: 'body does not decode' });
+});
+
+t.test('an upstream stream that fails mid-body is refused, identity or encoded', async (t) => {
+  const failing = (first: Buffer) => {
+    let sent = false;
+    return new Readable({
+      read() {
+        if (!sent) {
+          sent = true;
+          this.push(first);
+        } else this.destroy(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
+      },
+    });
+  };
+  t.strictSame(await within(readBounded(failing(BODY.subarray(0, 10)), undefined, 1 << 20)), { refusal: true, code: 'GW_ERR_UPSTREAM_UNREACHABLE', detail: 'body read failed: ECONNRESET' }, 'identity');
+  const timeout = new Readable({ read() { this.destroy(Object.assign(new Error('body timeout'), { code: 'UND_ERR_BODY_TIMEOUT' })); } });
+  t.strictSame(await within(readBounded(timeout, undefined, 1 << 20)), { refusal: true, code: 'GW_ERR_UPSTREAM_TIMEOUT', detail: 'body timeout' }, 'undici body timeout');
+  // With a decoder in between, the source's error must reach the reader too. (Without the
+  // listener below the unhandled 'error' event would crash the whole process.)
+  const src = failing(gzipSync(BODY).subarray(0, 10));
+  src.on('error', () => {});
+  t.strictSame(await within(readBounded(src, 'gzip', 1 << 20)), { refusal: true, code: 'GW_ERR_UPSTREAM_UNREACHABLE', detail: 'body read failed: ECONNRESET' }, 'gzip: error propagates, no hang');
+});
+
+t.test('readJsonBody', async (t) => {
+  const h = (ct: string | string[] | undefined, enc?: string) => ({ 'content-type': ct, 'content-encoding': enc });
+  const L = { maxBytes: 1 << 20, maxDepth: 8 };
+  t.strictSame(await readJsonBody(chunked(BODY), h('application/json; charset=utf-8'), L), { value: JSON.parse(BODY.toString()) });
+  t.strictSame(await readJsonBody(chunked(gzipSync(BODY)), h('application/json', 'gzip'), L), { value: JSON.parse(BODY.toString()) }, 'gzip');
+  t.strictSame(await readJsonBody(chunked(BODY), h(['application/json', 'text/html']), L), { value: JSON.parse(BODY.toString()) }, 'first content-type of several');
+
+  const html = chunked(Buffer.from('<html>'));
+  t.strictSame(await readJsonBody(html, h('text/html'), L), { refusal: true, code: 'GW_ERR_UPSTREAM_NOT_JSON', detail: 'content-type text/html' });
+  t.equal(html.destroyed, true);
+  t.strictSame(await readJsonBody(chunked(BODY), h(undefined), L), { refusal: true, code: 'GW_ERR_UPSTREAM_NOT_JSON', detail: 'content-type absent' });
+
+  const bad: [string, string][] = [
+    ['truncated', '{"records":[{"Id":"1"}'],
+    ['trailing comma', '{"a":1,}'],
+    ['duplicate key', '{"Id":"1","Id":"2"}'],
+    ['__proto__', '{"__proto__":{"admin":true}}'],
+    ['too deep', '[[[[[[[[[1]]]]]]]]]'],
+    ['empty', ''],
+  ];
+  for (const [name, text] of bad) {
+    const r = await readJsonBody(chunked(Buffer.from(text)), h('application/json'), L);
+    t.equal(isRefusal(r) ? r.code : 'parsed', 'GW_ERR_UPSTREAM_BODY_UNPARSEABLE', name);
+  }
+  const invalidUtf8 = await readJsonBody(chunked(Buffer.from([0x22, 0xc3, 0x28, 0x22])), h('application/json'), L);
+  t.strictSame(invalidUtf8, { refusal: true, code: 'GW_ERR_UPSTREAM_BODY_UNPARSEABLE', detail: 'invalid UTF-8' });
+  t.strictSame(await readJsonBody(chunked(BODY), h('application/json'), { maxBytes: 10, maxDepth: 8 }), { refusal: true, code: 'GW_ERR_UPSTREAM_BODY_TOO_LARGE', detail: 'more than 10 bytes' });
+  t.strictSame(await readJsonBody(chunked(BODY), h('application/json', 'zstd'), L), { refusal: true, code: 'GW_ERR_UPSTREAM_ENCODING', detail: 'content-encoding zstd' });
+});

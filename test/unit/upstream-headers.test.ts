@@ -1,0 +1,112 @@
+import t from 'tap';
+import { GATEWAY_HEADERS, upstreamHeaders } from '../../gateway/upstream-headers.ts';
+import type { CanonicalRequest, Principal } from '../../gateway/types.ts';
+
+const user: Principal = { kind: 'user', subject: 'u-eu-rep', tenant: 'acme', issuer: 'https://idp', roles: [], scopes: [], regions: [], clearance: 'public', claims: {} };
+const bot: Principal = { ...user, kind: 'automation', subject: 'quote-bot', clientId: 'quote-bot' };
+
+function req(headers: [string, string][]): CanonicalRequest {
+  return { method: 'GET', upstream: 'sf', path: '/x', segments: ['x'], rawQuery: '', query: new URLSearchParams(), headers: new Map(headers) };
+}
+const base: [string, string][] = [
+  ['host', 'gw.example'],
+  ['authorization', 'Bearer eyJ.x.y'],
+  ['x-device-posture-assertion', 'eyJ.p.q'],
+  ['accept', 'application/json'],
+  ['accept-encoding', 'gzip, br'],
+  ['content-type', 'application/json'],
+  ['x-request-id', 'r-1'],
+];
+const args = (o: Partial<Parameters<typeof upstreamHeaders>[0]> = {}) => ({
+  req: req(base),
+  principal: user,
+  decisionId: 'd-1',
+  postureHeader: 'x-device-posture-assertion',
+  forwardAuthorization: false,
+  filtered: false,
+  ...o,
+});
+
+t.test('the header names', async (t) => {
+  t.strictSame(GATEWAY_HEADERS, { subject: 'x-gateway-subject', tenant: 'x-gateway-tenant', clientId: 'x-gateway-client-id', decisionId: 'x-gateway-decision-id' });
+});
+
+t.test('exact headers for a user: host, posture and authorization removed, gateway headers added', async (t) => {
+  t.strictSame(upstreamHeaders(args()), {
+    accept: 'application/json',
+    'accept-encoding': 'gzip, br',
+    'content-type': 'application/json',
+    'x-request-id': 'r-1',
+    'x-gateway-subject': 'u-eu-rep',
+    'x-gateway-tenant': 'acme',
+    'x-gateway-decision-id': 'd-1',
+  });
+});
+
+t.test('automation: client id header; forwardAuthorization keeps the bearer; filtered asks for identity encoding', async (t) => {
+  t.strictSame(upstreamHeaders(args({ principal: bot, forwardAuthorization: true, filtered: true })), {
+    authorization: 'Bearer eyJ.x.y',
+    accept: 'application/json',
+    'accept-encoding': 'identity',
+    'content-type': 'application/json',
+    'x-request-id': 'r-1',
+    'x-gateway-subject': 'quote-bot',
+    'x-gateway-tenant': 'acme',
+    'x-gateway-client-id': 'quote-bot',
+    'x-gateway-decision-id': 'd-1',
+  });
+});
+
+t.test('filtered adds accept-encoding: identity even when the client sent none', async (t) => {
+  const h = upstreamHeaders(args({ req: req([['accept', '*/*']]), filtered: true }));
+  t.equal(h['accept-encoding'], 'identity');
+  t.equal('accept-encoding' in upstreamHeaders(args({ req: req([['accept', '*/*']]) })), false);
+});
+
+t.test('a configured posture header name is removed, the default one is then an ordinary header', async (t) => {
+  const h = upstreamHeaders(args({ req: req([...base, ['x-posture', 'jws']]), postureHeader: 'x-posture' }));
+  t.equal('x-posture' in h, false);
+  t.equal(h['x-device-posture-assertion'], 'eyJ.p.q');
+});
+
+t.test('gateway headers are set last and override anything of the same name', async (t) => {
+  const spoofed = req([
+    ...base,
+    ['x-gateway-subject', 'admin'],
+    ['x-gateway-tenant', 'globex'],
+    ['x-gateway-decision-id', 'forged'],
+    ['x-gateway-client-id', 'quote-bot'],
+  ]);
+  const forBot = upstreamHeaders(args({ req: spoofed, principal: bot }));
+  t.strictSame(
+    [forBot['x-gateway-subject'], forBot['x-gateway-tenant'], forBot['x-gateway-decision-id'], forBot['x-gateway-client-id']],
+    ['quote-bot', 'acme', 'd-1', 'quote-bot'],
+  );
+  const keys = Object.keys(forBot);
+  t.strictSame(keys.slice(-4), ['x-gateway-subject', 'x-gateway-tenant', 'x-gateway-client-id', 'x-gateway-decision-id'], 'gateway headers come last');
+  // A user has no client id: no client-supplied x-gateway-client-id may survive either.
+  const forUser = upstreamHeaders(args({ req: spoofed, principal: user }));
+  t.strictSame([forUser['x-gateway-subject'], forUser['x-gateway-tenant'], forUser['x-gateway-decision-id']], ['u-eu-rep', 'acme', 'd-1']);
+  t.equal(forUser['x-gateway-client-id'], undefined, 'no x-gateway-client-id for a user');
+});
+
+t.test('filtered: Range and conditional headers removed (a 206 or 304 has no whole body to filter)', async (t) => {
+  const cond: [string, string][] = [
+    ['range', 'bytes=0-99'],
+    ['if-range', '"e1"'],
+    ['if-none-match', '"e1"'],
+    ['if-modified-since', 'Wed, 21 Oct 2015 07:28:00 GMT'],
+    ['if-match', '"e1"'],
+    ['if-unmodified-since', 'Wed, 21 Oct 2015 07:28:00 GMT'],
+  ];
+  const filtered = upstreamHeaders(args({ req: req([['accept', '*/*'], ...cond]), filtered: true }));
+  t.strictSame(filtered, { accept: '*/*', 'accept-encoding': 'identity', 'x-gateway-subject': 'u-eu-rep', 'x-gateway-tenant': 'acme', 'x-gateway-decision-id': 'd-1' });
+  const passThrough = upstreamHeaders(args({ req: req([['accept', '*/*'], ...cond]), filtered: false }));
+  for (const [name, value] of cond) t.equal(passThrough[name], value, `${name} kept when not filtered`);
+});
+
+t.test('the canonical request is not changed', async (t) => {
+  const r = req(base);
+  upstreamHeaders(args({ req: r, filtered: true }));
+  t.strictSame([...r.headers], base);
+});
