@@ -26,7 +26,15 @@ export type DecisionRecord = {
   readonly reasons: readonly Reason[];
   /** HTTP status of the answer when the request was refused here (absent when allowed). */
   readonly status?: number;
+  /**
+   * The reason the client was given when it differs from `reasons` (e.g. `resource.not_found`
+   * for a write to another tenant's record: the client must not learn that the record exists).
+   */
+  readonly answered?: string;
+  /** JSON Pointers of input values erased before writing (decisionLog.erase). */
   readonly erased: readonly string[];
+  /** What else the decision rested on, for reviewers; not part of the policy input. */
+  readonly provenance: { readonly bundle_sha256: string; readonly posture?: string; readonly gateway_version: string };
 };
 
 /** Written before the response body is released to the client. */

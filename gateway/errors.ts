@@ -42,6 +42,8 @@ export const ERRORS = {
   GW_ERR_RES_UNKNOWN_ROUTE: { reason: 'resource.unknown_route', status: 404, title: 'The adapter does not know this route' },
   GW_ERR_RES_METHOD_NOT_ALLOWED: { reason: 'resource.method_not_allowed', status: 405, title: 'Method not supported on this route' },
   GW_ERR_RES_BAD_QUERY: { reason: 'resource.bad_query', status: 400, title: 'Query cannot be understood by the adapter' },
+  GW_ERR_RES_ROW_FIELDS_MISSING: { reason: 'resource.row_fields_missing', status: 400, title: 'The request does not select the fields the row filter needs' },
+  GW_ERR_REQ_TOKEN_IN_QUERY: { reason: 'request.token_in_query', status: 400, title: 'Access token in the query string (RFC 6750 §2.3) is refused' },
   GW_ERR_RES_RECORD_HIDDEN: { reason: 'resource.not_found', status: 404, title: 'Record not found' },
 
   // policy

@@ -10,6 +10,7 @@ import { startGateway, type RunningGateway } from './start.ts';
 
 async function main(argv: string[]): Promise<void> {
   let running: RunningGateway | { close(): Promise<void> };
+  let shutdownMs = 10_000; // the demo's; a config file sets timeouts.shutdownMs
   if (argv.includes('--demo')) {
     const { runDemo } = await import('./demo/run-demo.ts');
     running = await runDemo();
@@ -21,6 +22,7 @@ async function main(argv: string[]): Promise<void> {
       process.exit(2);
     }
     const config = loadConfigFile(path);
+    shutdownMs = config.timeouts.shutdownMs;
     const gw = await startGateway(config);
     gw.app.log.info({ url: gw.url, policyRevision: gw.engine.revision, decisionLog: gw.decisionLog.file }, 'gateway listening');
     running = gw;
@@ -30,7 +32,8 @@ async function main(argv: string[]): Promise<void> {
     if (closing) return;
     closing = true;
     console.error(`${signal}: shutting down`);
-    const force = setTimeout(() => process.exit(1), 10_000);
+    // In-flight requests get shutdownMs to finish (their records are written); then exit anyway.
+    const force = setTimeout(() => process.exit(1), shutdownMs);
     force.unref();
     running.close().then(
       () => process.exit(0),

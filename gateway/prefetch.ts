@@ -8,7 +8,7 @@
 import { request } from 'undici';
 import { refuse } from './errors.ts';
 import { safeParseJson } from './json/safe-parse.ts';
-import { isJsonContentType } from './response-filter.ts';
+import { isJsonContentType, readBounded } from './response-filter.ts';
 import type { Refusal } from './types.ts';
 
 export type PrefetchOptions = {
@@ -44,12 +44,17 @@ export async function prefetchCurrent(o: PrefetchOptions): Promise<Record<string
     return refuse('GW_ERR_RES_RECORD_HIDDEN');
   }
   const ct = res.headers['content-type'];
-  if (res.statusCode !== 200 || !isJsonContentType(Array.isArray(ct) ? ct[0] : ct)) {
+  if (res.statusCode !== 200) {
     await res.body.dump();
-    return refuse('GW_ERR_UPSTREAM_UNREACHABLE', `reading the current record: upstream status ${res.statusCode}`);
+    return refuse(res.statusCode >= 500 ? 'GW_ERR_UPSTREAM_UNREACHABLE' : 'GW_ERR_UPSTREAM_SHAPE', `reading the current record: upstream status ${res.statusCode}`);
   }
-  const buf = Buffer.from(await res.body.arrayBuffer());
-  if (buf.length > o.maxBytes) return refuse('GW_ERR_UPSTREAM_BODY_TOO_LARGE', 'current record');
+  if (!isJsonContentType(Array.isArray(ct) ? ct[0] : ct)) {
+    await res.body.dump();
+    return refuse('GW_ERR_UPSTREAM_NOT_JSON', 'reading the current record');
+  }
+  const enc = res.headers['content-encoding'];
+  const buf = await readBounded(res.body, Array.isArray(enc) ? enc.join(',') : enc, o.maxBytes);
+  if (!Buffer.isBuffer(buf)) return buf;
   const parsed = safeParseJson(buf, { maxDepth: o.maxDepth });
   if (!parsed.ok) return refuse('GW_ERR_UPSTREAM_BODY_UNPARSEABLE', `current record: ${parsed.why}`);
   const rec = parsed.value;

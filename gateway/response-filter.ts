@@ -31,7 +31,9 @@ export async function readBounded(stream: Readable, encoding: string | undefined
     stream.destroy();
     return refuse('GW_ERR_UPSTREAM_ENCODING', `content-encoding ${String(encoding).slice(0, 32)}`);
   }
-  const source: Readable = dec ? stream.pipe(dec) : stream;
+  // compose(), not pipe(): an error on the upstream stream (a reset mid-body) must reach this
+  // reader instead of being an unhandled 'error' event.
+  const source: Readable = dec ? (stream.compose(dec) as unknown as Readable) : stream;
   const chunks: Buffer[] = [];
   let size = 0;
   try {
@@ -47,7 +49,7 @@ export async function readBounded(stream: Readable, encoding: string | undefined
   } catch (err) {
     stream.destroy();
     const code = (err as { code?: string }).code ?? '';
-    if (code.startsWith('Z_') || code.startsWith('ERR_BROTLI') || code === 'ERR__ERROR_FORMAT_PADDING_1') {
+    if (dec && (code.startsWith('Z_') || code.startsWith('ERR_BROTLI') || code.startsWith('ERR__ERROR_FORMAT_') || code === 'ERR_ZLIB_INITIALIZATION_FAILED')) {
       return refuse('GW_ERR_UPSTREAM_ENCODING', 'body does not decode');
     }
     if (code === 'UND_ERR_BODY_TIMEOUT') return refuse('GW_ERR_UPSTREAM_TIMEOUT', 'body timeout');

@@ -16,7 +16,7 @@ import httpProxy from '@fastify/http-proxy';
 import type { Readable } from 'node:stream';
 import type { Config, UpstreamConfig } from './config/load.ts';
 import { ERRORS, isRefusal, reasonsOf, refuse, type ErrorCode } from './errors.ts';
-import type { CanonicalRequest, Decision, Posture, Principal, Refusal, Resource } from './types.ts';
+import type { CanonicalRequest, Decision, Posture, Principal, Refusal, Resource, UcastCondition } from './types.ts';
 import { canonicalize } from './canonicalize.ts';
 import { DEFAULT_HEADER_POLICY, type HeaderPolicy } from './headers.ts';
 import { bearerToken } from './identity/bearer.ts';
@@ -36,6 +36,7 @@ import { createAdapter } from '../adapters/registry.ts';
 import type { Adapter } from '../adapters/types.ts';
 import type { DecisionLog } from '../audit/decision-log.ts';
 import type { DecisionRecord, Labels, OutcomeRecord } from '../audit/event.ts';
+import { eraseInput } from '../audit/erase.ts';
 
 export const PIPELINE = ['canonicalize', 'authenticate', 'posture', 'resolve', 'decide', 'log', 'forward', 'filter', 'outcome'] as const;
 
@@ -95,7 +96,11 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
   const routes = cfg.upstreams.map((u) => ({ name: u.name, prefix: u.prefix }));
 
   const app = Fastify({
-    logger: { level: cfg.logging.level, redact: ['req.headers.authorization', `req.headers["${postureHeader}"]`] },
+    logger: {
+      level: cfg.logging.level,
+      // Paths only: query strings carry SOQL with customer data (and, refused, access tokens).
+      serializers: { req: (req: { method: string; url: string; id: string }) => ({ id: req.id, method: req.method, path: (req.url ?? '').split('?')[0] }) },
+    },
     bodyLimit: cfg.limits.requestBodyBytes,
     routerOptions: { caseSensitive: true, ignoreDuplicateSlashes: false, ignoreTrailingSlash: false },
     return503OnClosing: true,
@@ -120,37 +125,69 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
     if (st.principal) input.subject = subjectOf(st.principal);
     if (st.posture !== undefined) input.device = st.posture;
     if (st.canonical) {
-      input.request = { method: st.canonical.method, path: st.canonical.path, query: queryOf(st.canonical.query), upstream: st.canonical.upstream };
+      const query = queryOf(st.canonical.query);
+      delete query.access_token;
+      input.request = { method: st.canonical.method, path: st.canonical.path, query };
     } else {
       // The raw target as received (JSON-escaped by the encoder), bounded: ambiguous targets are evidence.
-      input.request = { method: request.raw.method ?? '', raw_target: (request.raw.url ?? '').slice(0, 2048) };
+      input.request = { method: request.raw.method ?? '', raw_target: redactTarget(request.raw.url ?? '').slice(0, 2048) };
     }
     if (st.resource) input.resource = { object: st.resource.object, action: st.resource.action, ...(st.resource.id ? { id: st.resource.id } : {}) };
     return input;
   };
 
-  const refuseAndLog = async (request: FastifyRequest, reply: FastifyReply, r: Refusal, stage: Stage, policyResult?: unknown): Promise<FastifyReply> => {
+  /** Erase configured input paths, then write one decision record; false when the write failed. */
+  const writeDecision = async (request: FastifyRequest, rec: Omit<DecisionRecord, 'kind' | 'v' | 'decision_id' | 'timestamp' | 'labels' | 'path' | 'bundles' | 'erased' | 'provenance'>): Promise<boolean> => {
     const st = request.gw;
+    const { input, erased } = eraseInput(rec.input, cfg.decisionLog.erase);
+    const provenance: DecisionRecord['provenance'] = {
+      bundle_sha256: d.engine.bundleSha256,
+      gateway_version: d.version,
+      ...(st.postureNote !== undefined ? { posture: st.postureNote } : {}),
+    };
     const record: DecisionRecord = {
       kind: 'decision',
       ...baseRecord(st),
       path: cfg.policy.entrypoint,
       bundles: { policy: { revision: d.engine.revision } },
-      decided_by: stage,
-      input: st.input ?? partialInput(request),
-      result: policyResult ?? null,
-      allow: false,
-      reasons: reasonsOf(r),
-      status: ERRORS[r.code].status,
-      erased: [],
+      ...rec,
+      input,
+      erased,
+      provenance,
     };
     try {
       await d.decisionLog.append(record);
+      return true;
     } catch (err) {
       request.log.error({ err, decisionId: st.decisionId }, 'decision log write failed; refusing');
-      return sendProblem(reply, refuse('GW_ERR_AUDIT_WRITE_FAILED'), st.decisionId);
+      return false;
     }
-    return sendProblem(reply, r, st.decisionId);
+  };
+
+  /**
+   * The one refusal path: a decision record with the real reasons, then the answer. `answer`
+   * replaces what the client is told when the real reasons would reveal something (a record of
+   * another tenant exists); the record keeps both.
+   */
+  const refuseAndLog = async (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    r: Refusal,
+    stage: Stage,
+    opts: { result?: unknown; answer?: Refusal } = {},
+  ): Promise<FastifyReply> => {
+    const st = request.gw;
+    const answer = opts.answer ?? r;
+    const ok = await writeDecision(request, {
+      decided_by: stage,
+      input: st.input ?? partialInput(request),
+      result: opts.result ?? null,
+      allow: false,
+      reasons: reasonsOf(r),
+      status: ERRORS[answer.code].status,
+      ...(opts.answer ? { answered: ERRORS[answer.code].reason } : {}),
+    });
+    return sendProblem(reply, ok ? answer : refuse('GW_ERR_AUDIT_WRITE_FAILED'), st.decisionId);
   };
 
   // ---- onRequest: canonicalize, authenticate, posture ----------------------------------------
@@ -165,6 +202,10 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
     if (isRefusal(c)) return refuseAndLog(request, reply, c, 'canonicalize');
     st.canonical = c;
     st.upstream = upstreams.get(c.upstream);
+    if (c.query.has('access_token')) {
+      // RFC 6750 §2.3 tokens end up in logs and proxies; refused, and never logged (partialInput drops it).
+      return refuseAndLog(request, reply, refuse('GW_ERR_REQ_TOKEN_IN_QUERY'), 'canonicalize');
+    }
 
     const token = bearerToken(c.headers.get('authorization'), cfg.limits.tokenBytes);
     if (isRefusal(token)) return refuseAndLog(request, reply, token, 'authenticate');
@@ -244,24 +285,18 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
     const result = { allow: decision.allow, reasons: decision.reasons, obligations: decision.obligations };
     if (!decision.allow) {
       const first = decision.reasons[0];
-      return refuseAndLog(request, reply, refuse('GW_ERR_POLICY_DENIED', first ? first.message : undefined, decision.reasons), 'policy', result);
+      const denied = refuse('GW_ERR_POLICY_DENIED', first ? first.message : undefined, decision.reasons);
+      // A write to a record the subject may not see is answered as if the record did not exist:
+      // "belongs to tenant globex" would confirm the id and leak its tenant. The log keeps the truth.
+      const hidden = current !== undefined && decision.reasons.some((x) => RECORD_REVEALING_REASONS.has(x.code));
+      return refuseAndLog(request, reply, denied, 'policy', { result, ...(hidden ? { answer: refuse('GW_ERR_RES_RECORD_HIDDEN') } : {}) });
     }
-    const record: DecisionRecord = {
-      kind: 'decision',
-      ...baseRecord(st),
-      path: cfg.policy.entrypoint,
-      bundles: { policy: { revision: d.engine.revision } },
-      decided_by: 'policy',
-      input,
-      result,
-      allow: true,
-      reasons: decision.reasons,
-      erased: [],
-    };
-    try {
-      await d.decisionLog.append(record);
-    } catch (err) {
-      request.log.error({ err, decisionId: st.decisionId }, 'decision log write failed; refusing');
+    const missing = rowFieldsMissing(decision.obligations.rows, resource.fields);
+    if (missing.length > 0) {
+      const r = refuse('GW_ERR_RES_ROW_FIELDS_MISSING', `select ${missing.join(', ')}: the row filter of this request needs them`);
+      return refuseAndLog(request, reply, r, 'gateway', { result });
+    }
+    if (!(await writeDecision(request, { decided_by: 'policy', input, result, allow: true, reasons: decision.reasons }))) {
       return sendProblem(reply, refuse('GW_ERR_AUDIT_WRITE_FAILED'), st.decisionId);
     }
     st.decision = decision;
@@ -290,7 +325,8 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
 
   const failResponse = async (request: FastifyRequest, reply: FastifyReply, upstreamStatus: number, r: Refusal) => {
     const ok = await writeOutcome(request, upstreamStatus, ERRORS[r.code].status, { reason: ERRORS[r.code].reason });
-    resetUpstreamHeaders(reply);
+    // The answer is the gateway's now: none of the upstream's headers (set-cookie, caching…) stay.
+    for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
     sendProblem(reply, ok ? r : refuse('GW_ERR_AUDIT_WRITE_FAILED'), request.gw.decisionId);
   };
 
@@ -305,6 +341,11 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
           return failResponse(request, reply, res.statusCode, refuse('GW_ERR_AUDIT_WRITE_FAILED'));
         }
         return reply.send(res.stream);
+      }
+      if (res.statusCode === 404 && resource.id !== undefined) {
+        // Missing and hidden records must look the same to the client.
+        res.stream.resume();
+        return failResponse(request, reply, res.statusCode, refuse('GW_ERR_RES_RECORD_HIDDEN'));
       }
       const read = await readJsonBody(res.stream, res.headers, { maxBytes: cfg.limits.responseBodyBytes, maxDepth: cfg.limits.jsonDepth });
       if (isRefusal(read)) return failResponse(request, reply, res.statusCode, read);
@@ -432,6 +473,33 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
   });
 
   return app;
+}
+
+/** Policy reasons that are about the stored record of an update/delete (see the deny branch). */
+const RECORD_REVEALING_REASONS = new Set(['tenant.mismatch', 'region.not_entitled']);
+
+/** Fields a UCAST row condition reads. */
+function conditionFields(c: UcastCondition | undefined, out: Set<string> = new Set()): Set<string> {
+  if (!c) return out;
+  if (c.type === 'field') out.add(c.field);
+  else for (const v of c.value) conditionFields(v, out);
+  return out;
+}
+
+/**
+ * Row-condition fields a request's explicit field list leaves out (compared case-insensitively,
+ * as Salesforce names are). Without them every row would be dropped and the client would see an
+ * empty answer with no reason; it gets a 400 that names the fields instead.
+ */
+export function rowFieldsMissing(rows: UcastCondition | undefined, fields: readonly string[] | undefined): string[] {
+  if (!rows || fields === undefined) return [];
+  const have = new Set(fields.map((f) => f.toLowerCase()));
+  return [...conditionFields(rows)].filter((f) => !have.has(f.toLowerCase())).sort();
+}
+
+/** The raw target with any access_token value cut out, for the refusal record. */
+function redactTarget(target: string): string {
+  return target.replace(/([?&]access_token=)[^&#]*/gi, '$1[redacted]');
 }
 
 /** Headers copied from the upstream that no longer describe the body the gateway sends. */

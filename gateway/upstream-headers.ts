@@ -34,6 +34,7 @@ export function upstreamHeaders(a: {
     for (const name of ['range', 'if-range', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since']) delete h[name];
     h['accept-encoding'] = 'identity';
   }
+  for (const name of Object.values(GATEWAY_HEADERS)) delete h[name];
   h[GATEWAY_HEADERS.subject] = a.principal.subject;
   h[GATEWAY_HEADERS.tenant] = a.principal.tenant;
   if (a.principal.clientId !== undefined) h[GATEWAY_HEADERS.clientId] = a.principal.clientId;

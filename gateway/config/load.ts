@@ -9,6 +9,7 @@ import { isAbsolute, resolve, dirname } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { configSchema } from './schema.ts';
+import { ADAPTERS, ADAPTER_NAMES, createAdapter } from '../../adapters/registry.ts';
 
 export type Algorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA';
 
@@ -131,6 +132,19 @@ export function validateConfig(raw: unknown, baseDir: string): Config {
     if (prefixes.has(u.prefix)) throw new ConfigError(`upstreams[${i}].prefix: duplicate prefix "${u.prefix}"`);
     names.add(u.name);
     prefixes.add(u.prefix);
+  });
+  cfg.upstreams.forEach((u, i) => {
+    // Adapter options are validated by the adapter itself, at load time, so a typo exits 2 here
+    // instead of surfacing as a stack trace when the server starts.
+    const adapter = u as unknown as { adapter: string; adapterOptions: Record<string, unknown> };
+    if (!Object.hasOwn(ADAPTERS, adapter.adapter)) {
+      throw new ConfigError(`upstreams[${i}].adapter: unknown adapter "${adapter.adapter}" (known: ${ADAPTER_NAMES.join(', ')})`);
+    }
+    try {
+      createAdapter(adapter.adapter, adapter.adapterOptions);
+    } catch (err) {
+      throw new ConfigError(`upstreams[${i}].adapterOptions.${(err as Error).message}`);
+    }
   });
   const issuers = new Set<string>();
   cfg.issuers.forEach((is, i) => {

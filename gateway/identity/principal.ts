@@ -11,7 +11,7 @@ const CLEARANCES = new Set(['public', 'internal', 'confidential', 'restricted'])
 /** A list claim may be a JSON array of strings or one space-separated string (as `scope` is). */
 function stringList(v: unknown, name: string): string[] | string {
   if (v === undefined) return [];
-  if (typeof v === 'string') return v.split(' ').filter((s) => s !== '');
+  if (typeof v === 'string') return [...new Set(v.split(' ').filter((s) => s !== ''))];
   if (Array.isArray(v) && v.every((s) => typeof s === 'string')) return [...new Set(v as string[])];
   return `claim ${name} must be a string or an array of strings`;
 }

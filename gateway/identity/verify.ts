@@ -16,6 +16,8 @@ export type Verified = { readonly claims: Record<string, unknown>; readonly issu
 export function refusalOfJoseError(err: unknown): Refusal {
   if (err instanceof joseErrors.JWTExpired) return refuse('GW_ERR_AUTH_TOKEN_EXPIRED');
   if (err instanceof joseErrors.JWTClaimValidationFailed) {
+    // jose says 'invalid' for a time claim of the wrong type (nbf: "tomorrow"): malformed, not early.
+    if (err.reason === 'invalid') return refuse('GW_ERR_AUTH_CLAIMS_INVALID', `claim ${err.claim}: invalid`);
     switch (err.claim) {
       case 'nbf':
         return refuse('GW_ERR_AUTH_TOKEN_NOT_YET_VALID');

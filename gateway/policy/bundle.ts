@@ -52,10 +52,17 @@ export async function readBundle(path: string): Promise<Bundle> {
   const wasm = files.get('policy.wasm');
   if (!wasm) throw new BundleError(`policy.bundle: ${path} has no policy.wasm; build it with opa build -t wasm`);
   const manifestRaw = files.get('.manifest');
-  const manifest = manifestRaw ? (JSON.parse(manifestRaw.toString('utf8')) as { revision?: string; wasm?: { entrypoint: string }[] }) : {};
+  const parse = <T>(name: string, raw: Buffer): T => {
+    try {
+      return JSON.parse(raw.toString('utf8')) as T;
+    } catch (err) {
+      throw new BundleError(`policy.bundle: ${path} has an invalid ${name}: ${(err as Error).message}`);
+    }
+  };
+  const manifest = manifestRaw ? parse<{ revision?: string; wasm?: { entrypoint: string }[] }>('.manifest', manifestRaw) : {};
   if (!manifest.revision) throw new BundleError(`policy.bundle: ${path} has no revision in .manifest; build with --revision`);
   const dataRaw = files.get('data.json');
-  const data = dataRaw ? (JSON.parse(dataRaw.toString('utf8')) as Record<string, unknown>) : {};
+  const data = dataRaw ? parse<Record<string, unknown>>('data.json', dataRaw) : {};
   return {
     wasm: new Uint8Array(wasm),
     data,

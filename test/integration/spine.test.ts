@@ -240,10 +240,47 @@ t.test('updates: the record\'s current tenant is read first; another tenant\'s r
   t.equal(h.crm.requests.at(-2)!.method, 'GET', 'the current record was read first');
   const before = h.crm.requests.length;
   const other = await h.call(`${API}/sobjects/Quote/${DEMO_IDS.globexUsQuote}`, { method: 'PATCH', token: bot, body: { Discount: 5 } });
-  t.equal(other.status, 403);
-  t.same((await problem(other)).reasons.map((r) => r.code), ['tenant.mismatch']);
+  t.equal(other.status, 404, 'another tenant\'s record is answered as missing: its existence is not confirmed');
+  const p = await problem(other);
+  t.same(p.reasons.map((r) => r.code), ['resource.not_found']);
   t.equal(h.crm.requests.length, before + 1, 'only the read reached the upstream, not the write');
   t.equal(h.crm.requests.at(-1)!.method, 'GET');
+  const rec = (await h.records()).find((r) => r.decision_id === p.decision_id)!;
+  t.same((rec.reasons as { code: string }[]).map((r) => r.code), ['tenant.mismatch'], 'the log keeps the real reason');
+  t.equal(rec.answered, 'resource.not_found');
+  t.same((rec.input as { resource: { current: unknown } }).resource.current, { Tenant__c: 'globex', Region__c: 'US' });
+  const missing = await h.call(`${API}/sobjects/Quote/0Q0999999999999AAA`, { method: 'PATCH', token: bot, body: { Discount: 5 } });
+  t.equal(missing.status, 404, 'a record that does not exist gets the same answer');
+  t.same((await problem(missing)).reasons.map((r) => r.code), ['resource.not_found']);
+});
+
+t.test('a token in the query string is refused and never logged', async (t) => {
+  const { accessToken } = await h.tokens('eu-rep');
+  const before = h.crm.requests.length;
+  const res = await h.call(`${API}/sobjects/Contact/${DEMO_IDS.acmeEuContact}?access_token=${accessToken}`);
+  t.equal(res.status, 400);
+  t.equal((await problem(res)).reason, 'request.token_in_query');
+  t.equal(h.crm.requests.length, before);
+  t.notOk(JSON.stringify(await h.records()).includes(accessToken.slice(-40)), 'token not in the log');
+});
+
+t.test('a query that leaves out the row-filter fields → 400 naming them, not a silently empty answer', async (t) => {
+  const { accessToken, posture } = await h.tokens('eu-rep');
+  const res = await h.call(soql('SELECT Id, Name FROM Contact LIMIT 5'), { token: accessToken, posture });
+  t.equal(res.status, 400);
+  const p = await problem(res);
+  t.equal(p.reason, 'resource.row_fields_missing');
+  t.match(p.reasons[0]!.message, /Region__c, Tenant__c/);
+});
+
+t.test('a missing record and a hidden record get the same answer', async (t) => {
+  const { accessToken, posture } = await h.tokens('globex-user');
+  const hidden = await h.call(`${API}/sobjects/Contact/${DEMO_IDS.acmeEuContact}`, { token: accessToken, posture });
+  const missing = await h.call(`${API}/sobjects/Contact/003999999999999AAA`, { token: accessToken, posture });
+  t.equal(hidden.status, 404);
+  t.equal(missing.status, 404);
+  const [a, b] = [await problem(hidden), await problem(missing)];
+  t.same({ ...a, decision_id: '' }, { ...b, decision_id: '' }, 'identical bodies but for the decision id');
 });
 
 t.test('filtering on a field above the clearance → 403 classification.filter_forbidden, upstream never called', async (t) => {

@@ -5,7 +5,7 @@ import { ERRORS, refuse, type ErrorCode } from '../../gateway/errors.ts';
 import type { Refusal } from '../../gateway/types.ts';
 
 /** A real fastify app whose one route answers with sendProblem(refusal). */
-async function answer(t: Tap.Test, r: Refusal, decisionId = 'd-123') {
+async function answer(t: { teardown(fn: () => unknown): void }, r: Refusal, decisionId = 'd-123') {
   const app = Fastify();
   app.get('/', (_req, reply) => sendProblem(reply, r, decisionId));
   t.teardown(() => app.close());
@@ -16,7 +16,7 @@ async function answer(t: Tap.Test, r: Refusal, decisionId = 'd-123') {
 t.test('problem+json body, status and headers', async (t) => {
   const res = await answer(t, refuse('GW_ERR_POLICY_DENIED', 'denied', [{ code: 'device.unmanaged', message: 'needs a managed device' }]));
   t.equal(res.status, 403);
-  t.equal(res.headers['content-type'], 'application/problem+json');
+  t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8');
   t.equal(res.headers[DECISION_ID_HEADER], 'd-123');
   t.equal(DECISION_ID_HEADER, 'x-decision-id');
   t.equal(res.headers['cache-control'], 'no-store');

@@ -88,8 +88,8 @@ t.test('unknown or stacked encodings are refused', async (t) => {
 t.test('bodies that do not decode are GW_ERR_UPSTREAM_ENCODING', async (t) => {
   const gz = gzipSync(BODY);
   const corrupt = Buffer.from(gz);
-  corrupt[12] ^= 0xff;
-  corrupt[20] ^= 0xff;
+  corrupt[12] = corrupt[12]! ^ 0xff;
+  corrupt[20] = corrupt[20]! ^ 0xff;
   const cases: [string, string, Buffer][] = [
     ['corrupt gzip', 'gzip', corrupt],
     ['plain text labelled gzip', 'gzip', BODY],
@@ -103,8 +103,8 @@ t.test('bodies that do not decode are GW_ERR_UPSTREAM_ENCODING', async (t) => {
 
 t.test('a corrupt brotli body is an encoding error, whatever the brotli error code', async (t) => {
   const br = Buffer.from(brotliCompressSync(Buffer.from('{"a":1}'.repeat(100))));
-  br[3] ^= 0xff;
-  br[5] ^= 0xff;
+  br[3] = br[3]! ^ 0xff;
+  br[5] = br[5]! ^ 0xff;
   t.strictSame(await readBounded(chunked(br), 'br', 1 << 20), { refusal: true, code: 'GW_ERR_UPSTREAM_ENCODING', detail: 'body does not decode' });
 });
 

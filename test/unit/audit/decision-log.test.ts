@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { canonicalLine, openDecisionLog } from '../../../audit/decision-log.ts';
 import type { LogRecord } from '../../../audit/event.ts';
 
-async function tempDir(t: Tap.Test): Promise<string> {
+async function tempDir(t: { teardown(fn: () => unknown): void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'gw-decisions-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   return dir;
@@ -27,6 +27,7 @@ function decision(i: number): LogRecord {
     allow: true,
     reasons: [],
     erased: [],
+    provenance: { bundle_sha256: '00', gateway_version: '0.1.0' },
   };
 }
 

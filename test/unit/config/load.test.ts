@@ -37,7 +37,7 @@ function withPatch(patch: (c: Record<string, any>) => void): Record<string, any>
   return c;
 }
 
-async function tempDir(t: Tap.Test): Promise<string> {
+async function tempDir(t: { teardown(fn: () => unknown): void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'gw-config-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   return dir;
@@ -151,15 +151,17 @@ t.test('unknown keys at every depth name the full key', async (t) => {
   for (const [name, patch, want] of cases) t.equal(errorOf(withPatch(patch)), want, name);
 });
 
-t.test('adapterOptions and the JWK Set are open (other software’s data)', async (t) => {
+t.test('adapterOptions go to the adapter; the JWK Set is open (other software’s data)', async (t) => {
   const cfg = validateConfig(
     withPatch((c) => {
-      c.upstreams[0].adapterOptions = { anything: { goes: 1 } };
+      c.upstreams[0].adapterOptions = { objects: ['Contact', 'Lead'] };
       c.deviceTrust = { issuer: 'x', jwks: { keys: [{ kty: 'EC', kid: 'k', use: 'sig' }], extra: 1 } };
     }),
     BASE,
   );
-  t.strictSame(cfg.upstreams[0]!.adapterOptions, { anything: { goes: 1 } });
+  t.strictSame(cfg.upstreams[0]!.adapterOptions, { objects: ['Contact', 'Lead'] });
+  t.throws(() => validateConfig(withPatch((c) => (c.upstreams[0].adapterOptions = { anything: 1 })), BASE), { message: 'upstreams[0].adapterOptions.anything: unknown option' });
+  t.throws(() => validateConfig(withPatch((c) => (c.upstreams[0].adapter = 'hubspot')), BASE), { message: /^upstreams\[0\]\.adapter: unknown adapter "hubspot"/ });
 });
 
 t.test('required keys', async (t) => {

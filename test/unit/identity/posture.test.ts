@@ -3,6 +3,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { createPostureVerifier } from '../../../gateway/identity/posture.ts';
 import type { DeviceTrustConfig } from '../../../gateway/config/load.ts';
 
+type KeyLike = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 const DT = 'https://device-trust.example.test';
 const now = () => Math.floor(Date.now() / 1000);
 const trusted = await generateKeyPair('ES256');
@@ -18,7 +19,7 @@ const cfg: DeviceTrustConfig = {
 };
 const verify = createPostureVerifier(cfg);
 
-type O = { typ?: string | null; key?: CryptoKey; kid?: string; alg?: string };
+type O = { typ?: string | null; key?: KeyLike; kid?: string; alg?: string };
 async function assertion(claims: Record<string, unknown>, o: O = {}): Promise<string> {
   const header: Record<string, unknown> = { alg: o.alg ?? 'ES256', kid: o.kid ?? 'dt-1' };
   if (o.typ !== null) header.typ = o.typ ?? 'posture+jwt';

@@ -5,6 +5,7 @@ import type { IssuerRegistry, IssuerState } from '../../../gateway/identity/issu
 import type { IssuerConfig } from '../../../gateway/config/load.ts';
 import { isRefusal } from '../../../gateway/errors.ts';
 
+type KeyLike = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
 const ISS = 'https://idp.example.test';
 const AUD = 'crm-gateway';
 const now = () => Math.floor(Date.now() / 1000);
@@ -37,7 +38,7 @@ function registry(keys: JWTVerifyGetKey | undefined, cfg: IssuerConfig = issuerC
   };
 }
 
-type Opts = { alg?: string; kid?: string | null; key?: CryptoKey | Uint8Array };
+type Opts = { alg?: string; kid?: string | null; key?: KeyLike | Uint8Array };
 async function sign(payload: Record<string, unknown>, o: Opts = {}): Promise<string> {
   const header: Record<string, unknown> = { alg: o.alg ?? 'ES256' };
   if (o.kid !== null) header.kid = o.kid ?? 'k1';

@@ -46,7 +46,7 @@ const EU_REP_CONTACT_LIST = {
   },
 };
 
-async function tempDir(t: Tap.Test): Promise<string> {
+async function tempDir(t: { teardown(fn: () => unknown): void }): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'gw-bundle-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   return dir;
