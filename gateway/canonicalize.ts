@@ -105,6 +105,8 @@ function decodeBinary(s: string): string {
 }
 
 function utf8(bin: string): string | undefined {
+  // Fast path: all-ASCII bytes are already valid UTF-8 (the common case: ids, SOQL).
+  if (ASCII_ONLY.test(bin)) return bin;
   try {
     return UTF8.decode(Uint8Array.from(bin, (c) => c.charCodeAt(0)));
   } catch {
@@ -113,6 +115,8 @@ function utf8(bin: string): string | undefined {
 }
 
 const isControl = (b: number): boolean => b < 0x20 || b === 0x7f;
+
+const ASCII_ONLY = /^[\x00-\x7f]*$/;
 
 /**
  * Decoded code points that count as control characters: C1 controls (U+0080–U+009F; U+0085 NEL
