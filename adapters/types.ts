@@ -23,6 +23,12 @@ export interface Adapter {
    * (GW_ERR_UPSTREAM_SHAPE), never passed through.
    */
   filter(body: unknown, resource: Resource, obligations: Obligations): FilterResult | Refusal;
+  /**
+   * The query string (without `?`) that reads only `fields` of the record a write names, for the
+   * gateway's read of the stored record before an update/delete; '' when the API has no such
+   * parameter (the whole record is read, and only `fields` are kept).
+   */
+  currentRecordQuery(fields: readonly string[]): string;
 }
 
 export type AdapterFactory = (options: Readonly<Record<string, unknown>>) => Adapter;

@@ -38,7 +38,7 @@ import type { DecisionLog } from '../audit/decision-log.ts';
 import type { DecisionRecord, Labels, OutcomeRecord } from '../audit/event.ts';
 import { eraseInput } from '../audit/erase.ts';
 
-export const PIPELINE = ['canonicalize', 'authenticate', 'posture', 'resolve', 'decide', 'log', 'forward', 'filter', 'outcome'] as const;
+export const PIPELINE = ['canonicalize', 'authenticate', 'posture', 'resolve', 'current-record', 'decide', 'log', 'forward', 'filter', 'outcome'] as const;
 
 export type GatewayDeps = {
   readonly config: Config;
@@ -254,7 +254,8 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
     let current: Record<string, unknown> | undefined;
     if ((resource.action === 'update' || resource.action === 'delete') && resource.id !== undefined) {
       const fields = up.config.currentFields;
-      const query = up.config.adapter === 'salesforce' ? `?fields=${fields.join(',')}` : '';
+      const q = up.adapter.currentRecordQuery(fields);
+      const query = q === '' ? '' : `?${q}`;
       const got = await prefetchCurrent({
         url: `${new URL(up.config.url).origin}${up.basePath}${st.canonical!.path}${query}`,
         headers: upstreamHeaders({ req: st.canonical!, principal: st.principal!, decisionId: st.decisionId, postureHeader, forwardAuthorization: up.config.forwardAuthorization, filtered: true }),

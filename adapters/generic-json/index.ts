@@ -32,6 +32,7 @@ export const createGenericJsonAdapter: AdapterFactory = (raw) => {
     name: ADAPTER_NAME,
     resolve: (req, body) => resolve(options, req, body),
     filter: (body, resource, obligations) => filter(options, body, resource, obligations),
+    currentRecordQuery: () => '',
   };
   return Object.freeze(adapter);
 };

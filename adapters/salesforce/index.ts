@@ -51,6 +51,8 @@ export const createSalesforceAdapter: AdapterFactory = (options) => {
     name: ADAPTER_NAME,
     resolve: (req, body) => resolveSalesforce(req, body, bodyFields, objects),
     filter: (body, resource, obligations) => filterSalesforce(body, resource, obligations),
+    // GET …/sobjects/{Object}/{id}?fields=a,b returns just those fields (field names need no escaping).
+    currentRecordQuery: (fields) => `fields=${fields.join(',')}`,
   };
   return Object.freeze(adapter);
 };
