@@ -2,7 +2,7 @@
  * Micro-benchmark of the policy alone: the engine the gateway uses (gateway/policy/engine.ts on
  * dist/bundle.tar.gz) evaluating a handful of realistic inputs, each timed call by call.
  *
- *   npm run build && npm exec -- node bench/policy-inputs.ts [--iterations N] [--bundle PATH] [--json]
+ *   npm run build && npm exec -- node bench/policy-inputs.ts [--iterations N] [--warmup N] [--bundle PATH] [--only NAME] [--json]
  *
  * Reports p50/p99 (µs) per input. `evaluate` includes what the gateway pays per decision: the JSON
  * round trip into Wasm and the decision-contract check. The inputs are written out the way
@@ -21,6 +21,8 @@ const iterations = Number(arg('--iterations', '20000'));
 const warmup = Number(arg('--warmup', '2000'));
 const bundlePath = arg('--bundle', 'dist/bundle.tar.gz');
 const asJson = args.includes('--json');
+/** Only the inputs whose name contains this string (e.g. for --cpu-prof of one input). */
+const only = arg('--only', '');
 
 const CONTACT_FIELDS = ['Id', 'Name', 'Title', 'AccountId', 'Email', 'Phone', 'SSN__c', 'DateOfBirth__c', 'Tenant__c', 'Region__c'];
 const CONTACT_SOQL = `SELECT ${CONTACT_FIELDS.join(', ')} FROM Contact LIMIT 50`;
@@ -105,6 +107,7 @@ const engine = await createPolicyEngine({ bundlePath, entrypoint: 'crm/authz/dec
 const us = (ns: number) => Math.round(ns / 10) / 100;
 const rows: Record<string, unknown>[] = [];
 for (const [name, input] of Object.entries(INPUTS)) {
+  if (only && !name.includes(only)) continue;
   const first = engine.evaluate(input);
   if (isRefusal(first)) throw new Error(`${name}: evaluation failed: ${first.code} ${first.detail ?? ''}`);
   for (let i = 0; i < warmup; i++) engine.evaluate(input);

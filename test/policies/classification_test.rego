@@ -206,3 +206,13 @@ test_relationship_fields_are_not_extra_fields if {
 	not p.obligations.fields.Quote["Opportunity.Name"]
 	not p.obligations.fields.Quote["q.Id"]
 }
+
+test_uncatalogued_field_of_a_restricted_default_class_needs_device if {
+	inp := mk(restricted_rep, "unknown", {"object": "Quote", "action": "list", "fields": ["Id", "Notes__c"]})
+	d := authz.decision with input as inp with data.crm.catalog.default_class as "restricted"
+	d.reasons == [{
+		"code": "device.unmanaged",
+		"message": "restricted data (Quote.Notes__c) needs a managed, compliant device; the device is unknown",
+	}]
+	allowed(mk(restricted_rep, "unknown", {"object": "Quote", "action": "list", "fields": ["Id", "Notes__c"]}))
+}

@@ -84,6 +84,9 @@ reads if action in {"read", "list"}
 
 writes if action in {"create", "update"}
 
+# Actions on a stored record (resource.current).
+stored_write if action in {"update", "delete"}
+
 # Fields the request names (e.g. a SOQL SELECT list); undefined when the request names none,
 # which means "all fields".
 requested_fields := string_set(resource.fields) if is_array(resource.fields)

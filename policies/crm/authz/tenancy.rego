@@ -25,14 +25,14 @@ deny contains reason("tenant.mismatch", msg) if {
 }
 
 deny contains reason("tenant.unverifiable", msg) if {
-	action in {"update", "delete"}
+	stored_write
 	catalog_entry
 	not current
 	msg := concat("", ["the stored ", object_name, " record could not be checked for its tenant; ", action, " refused"])
 }
 
 deny contains reason("tenant.mismatch", msg) if {
-	action in {"update", "delete"}
+	stored_write
 	tenant
 	object.get(current, tenant_field, null) != tenant
 	msg := concat("", [
@@ -77,7 +77,7 @@ deny contains reason("region.not_entitled", msg) if {
 }
 
 deny contains reason("region.not_entitled", msg) if {
-	action in {"update", "delete"}
+	stored_write
 	count(regions) > 0
 	region := object.get(current, region_field, null)
 	not region in regions
