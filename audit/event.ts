@@ -1,7 +1,8 @@
 /**
  * The decision-log records (v1). Field names follow OPA's decision-log event (decision_id,
  * timestamp, path, input, result, bundles, erased, labels) so tooling that reads OPA's log reads
- * ours; `reasons`, `stage` and the outcome record are ours. docs/decision-log.md lists every field.
+ * ours; `reasons`, `stage` and the outcome and recovery records are ours. docs/decision-log.md
+ * lists every field. The writer adds the chain fields `seq` and `prev` (audit/chain.ts) to each.
  */
 import type { FilterReport, Reason } from '../gateway/types.ts';
 
@@ -56,4 +57,23 @@ export type OutcomeRecord = {
   };
 };
 
-export type LogRecord = DecisionRecord | OutcomeRecord;
+/**
+ * Written by the log itself when it opens after an unclean stop (the last segment had no
+ * checkpoint): how many bytes of a torn last line were cut, and which segment was sealed.
+ */
+export type RecoveryRecord = {
+  readonly kind: 'recovery';
+  readonly v: 1;
+  readonly timestamp: string;
+  readonly labels?: Labels;
+  /** The segment that was open when the gateway stopped (now sealed with a checkpoint). */
+  readonly segment: string;
+  /** Bytes removed from its end: a torn (incomplete or unparseable) last line; 0 when none. */
+  readonly truncated_bytes: number;
+  /** Hex SHA-256 of the bytes that were cut (present when truncated_bytes > 0). */
+  readonly truncated_sha256?: string;
+  /** seq of the last intact line, the one the chain continues from (0: none). */
+  readonly last_seq: number;
+};
+
+export type LogRecord = DecisionRecord | OutcomeRecord | RecoveryRecord;

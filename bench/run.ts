@@ -306,7 +306,10 @@ async function gatewayScenario(a: {
     });
     const closed = await gw.close();
     const log = closed.decisionLog!;
-    const bytes = (await stat(log.file)).size;
+    // Every segment of the run (the log rotates at decisionLog.segmentBytes).
+    const segDir = dirname(log.file);
+    let bytes = 0;
+    for (const name of (await readdir(segDir)).filter((n) => n.endsWith('.jsonl'))) bytes += (await stat(join(segDir, name))).size;
     const problems = [...result.problems];
     if (log.failed > 0) problems.push(`${log.failed} decision-log writes failed`);
     if (closed.policy && closed.policy.errors > 0) problems.push(`${closed.policy.errors} policy evaluation errors`);

@@ -37,6 +37,8 @@ export const ERRORS = {
   GW_ERR_AUTH_KEY_UNKNOWN: { reason: 'auth.key_unknown', status: 401, title: 'Token key id is not in the issuer key set' },
   GW_ERR_AUTH_CLAIMS_INVALID: { reason: 'auth.claims_invalid', status: 401, title: 'Token lacks a required claim or a claim has the wrong type' },
   GW_ERR_AUTH_KEYS_UNAVAILABLE: { reason: 'auth.keys_unavailable', status: 503, title: 'Issuer keys cannot be fetched right now' },
+  GW_ERR_AUTH_HEADER_UNSUPPORTED: { reason: 'auth.header_unsupported', status: 401, title: 'Token header asks for a JOSE feature the gateway refuses (crit, b64, nested JWT)' },
+  GW_ERR_AUTH_WRONG_TOKEN_TYPE: { reason: 'auth.wrong_token_type', status: 401, title: 'Token is not an access token (RFC 9068 typ at+jwt required)' },
 
   // resource resolution
   GW_ERR_RES_UNKNOWN_ROUTE: { reason: 'resource.unknown_route', status: 404, title: 'The adapter does not know this route' },

@@ -18,7 +18,7 @@ export function sendProblem(reply: FastifyReply, r: Refusal, decisionId: string)
       r.code === 'GW_ERR_AUTH_TOKEN_MISSING' ? 'Bearer realm="crm-gateway"' : `Bearer realm="crm-gateway", error="invalid_token", error_description="${e.reason}"`,
     );
   }
-  if (e.status === 503) reply.header('retry-after', '5');
+  if (e.status === 503) reply.header('retry-after', String(r.retryAfterSeconds ?? 5));
   reply.header(DECISION_ID_HEADER, decisionId);
   reply.header('cache-control', 'no-store');
   return reply.code(e.status).type('application/problem+json').send(JSON.stringify(problemOf(r, decisionId)));

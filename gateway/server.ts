@@ -25,6 +25,8 @@ import { principalFromClaims } from './identity/principal.ts';
 import { createPostureVerifier, type PostureResult } from './identity/posture.ts';
 import { createVerifiedCache } from './identity/verified-cache.ts';
 import type { IssuerRegistry } from './identity/issuers.ts';
+import type { KeyRef, KeySet } from './identity/key-set.ts';
+import { createRefusalCounter, renderMetrics } from './metrics.ts';
 import type { PolicyEngine } from './policy/engine.ts';
 import { buildInput, queryOf, subjectOf } from './policy/input.ts';
 import { safeParseJson } from './json/safe-parse.ts';
@@ -86,8 +88,10 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
     postureHeader,
   };
   const verifyPosture = createPostureVerifier(cfg.deviceTrust);
-  const principals = createVerifiedCache<Principal>({ max: cfg.limits.verifiedCacheEntries, maxTtlMs: cfg.timeouts.verifiedCacheMs });
+  // A cached principal is honoured only while the key that verified its token is still published.
+  const principals = createVerifiedCache<{ principal: Principal; key: KeyRef; keySet: KeySet }>({ max: cfg.limits.verifiedCacheEntries, maxTtlMs: cfg.timeouts.verifiedCacheMs });
   const postures = createVerifiedCache<PostureResult>({ max: cfg.limits.verifiedCacheEntries, maxTtlMs: cfg.timeouts.verifiedCacheMs });
+  const refusals = createRefusalCounter();
   const upstreams = new Map<string, Upstream>();
   for (const u of cfg.upstreams) {
     const basePath = new URL(u.url).pathname.replace(/\/+$/, '');
@@ -187,7 +191,9 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
       status: ERRORS[answer.code].status,
       ...(opts.answer ? { answered: ERRORS[answer.code].reason } : {}),
     });
-    return sendProblem(reply, ok ? answer : refuse('GW_ERR_AUDIT_WRITE_FAILED'), st.decisionId);
+    const sent = ok ? answer : refuse('GW_ERR_AUDIT_WRITE_FAILED');
+    refusals.count(ERRORS[sent.code].reason);
+    return sendProblem(reply, sent, st.decisionId);
   };
 
   // ---- onRequest: canonicalize, authenticate, posture ----------------------------------------
@@ -210,14 +216,14 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
     const token = bearerToken(c.headers.get('authorization'), cfg.limits.tokenBytes);
     if (isRefusal(token)) return refuseAndLog(request, reply, token, 'authenticate');
     const nowMs = now().getTime();
-    let principal = principals.get(token, nowMs);
+    let principal = principals.get(token, nowMs, (e) => e.keySet.holds(e.key))?.principal;
     if (!principal) {
       const verified = await verifyJwt(token, d.issuers);
       if (isRefusal(verified)) return refuseAndLog(request, reply, verified, 'authenticate');
       const p = principalFromClaims(verified.claims, verified.issuer);
       if (isRefusal(p)) return refuseAndLog(request, reply, p, 'authenticate');
       principal = p;
-      principals.set(token, p, Number(verified.claims.exp) * 1000, nowMs);
+      principals.set(token, { principal: p, key: verified.key, keySet: verified.keySet }, Number(verified.claims.exp) * 1000, nowMs);
     }
     st.principal = principal;
 
@@ -462,6 +468,9 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
 
   // Probes live outside every upstream prefix and carry no data, so the pipeline skips them.
   app.get('/healthz', { config: { probe: true } }, async () => ({ status: 'ok' }));
+  app.get('/metrics', { config: { probe: true } }, async (_request, reply) =>
+    reply.type('text/plain; version=0.0.4; charset=utf-8').send(renderMetrics(refusals, d.issuers.status())),
+  );
   app.get('/readyz', { config: { probe: true } }, async (_request, reply) => {
     const log = d.decisionLog.status();
     const ready = d.issuers.ready() && log.healthy;

@@ -9,6 +9,7 @@ import type { Config } from './config/load.ts';
 import { createIssuerRegistry, type IssuerRegistry } from './identity/issuers.ts';
 import { createPolicyEngine, type PolicyEngine } from './policy/engine.ts';
 import { openDecisionLog, type DecisionLog } from '../audit/decision-log.ts';
+import { archiveBundle } from '../audit/bundle-archive.ts';
 import { buildGateway } from './server.ts';
 
 export type RunningGateway = {
@@ -29,11 +30,22 @@ export async function startGateway(config: Config, opts: { now?: () => Date } = 
     memoryInitialPages: config.policy.memoryInitialPages,
     memoryMaximumPages: config.policy.memoryMaximumPages,
   });
-  const decisionLog = await openDecisionLog({ dir: config.decisionLog.dir, fsync: config.decisionLog.fsync, instanceId: config.gateway.instanceId });
+  // Every bundle that produced a record is kept beside the log, so its decisions can be replayed.
+  await archiveBundle(config.decisionLog.dir, config.policy.bundle, engine.bundleSha256);
+  const decisionLog = await openDecisionLog({
+    dir: config.decisionLog.dir,
+    fsync: config.decisionLog.fsync,
+    instanceId: config.gateway.instanceId,
+    segmentBytes: config.decisionLog.segmentBytes,
+    segmentMaxAgeMs: config.decisionLog.segmentMaxAgeMs,
+    ...(config.decisionLog.checkpointKey !== undefined ? { checkpointKey: config.decisionLog.checkpointKey } : {}),
+    labels: { instance_id: config.gateway.instanceId, version: VERSION, gateway_region: config.gateway.region },
+  });
   let app: FastifyInstance | undefined;
   const issuers = createIssuerRegistry(config.issuers, config.timeouts, (msg, extra) => app?.log.info(extra ?? {}, msg));
   try {
     app = await buildGateway({ config, engine, decisionLog, issuers, version: VERSION, ...(opts.now ? { now: opts.now } : {}) });
+    for (const w of decisionLog.warnings) app.log.warn({ instanceDir: decisionLog.instanceDir }, w);
     // Start even when an IdP is down: its tokens get 503 until discovery succeeds (retried).
     await Promise.race([issuers.firstAttempt, new Promise((r) => setTimeout(r, config.timeouts.discoveryMs).unref())]);
     await app.listen({ host: config.listen.host, port: config.listen.port });

@@ -12,6 +12,8 @@ export type Refusal = {
   readonly detail?: string;
   /** Extra reasons (e.g. the policy's own) to list in the problem body and the log. */
   readonly reasons?: readonly Reason[];
+  /** For 503 answers: when a retry may succeed (the Retry-After header); 5 s when absent. */
+  readonly retryAfterSeconds?: number;
 };
 
 export type Reason = { readonly code: string; readonly message: string };

@@ -29,6 +29,9 @@ export type IssuerConfig = {
   readonly algorithms: readonly Algorithm[];
   readonly clockToleranceSeconds: number;
   readonly allowInsecureHttp: boolean;
+  readonly jwksCooldownMs: number;
+  readonly maxKeyStalenessMs: number;
+  readonly requireAtJwt: boolean;
   readonly claims: { readonly tenant: string; readonly regions: string; readonly roles: string; readonly clearance: string };
 };
 
@@ -52,7 +55,14 @@ export type Config = {
     readonly memoryInitialPages: number;
     readonly memoryMaximumPages: number;
   };
-  readonly decisionLog: { readonly dir: string; readonly fsync: boolean; readonly erase: readonly string[] };
+  readonly decisionLog: {
+    readonly dir: string;
+    readonly fsync: boolean;
+    readonly erase: readonly string[];
+    readonly segmentBytes: number;
+    readonly segmentMaxAgeMs: number;
+    readonly checkpointKey?: string;
+  };
   readonly limits: { readonly requestBodyBytes: number; readonly responseBodyBytes: number; readonly jsonDepth: number; readonly tokenBytes: number; readonly verifiedCacheEntries: number };
   readonly timeouts: {
     readonly connectMs: number;
@@ -122,7 +132,7 @@ export function validateConfig(raw: unknown, baseDir: string): Config {
     upstreams: { name: string; prefix: string }[];
     issuers: { issuer: string; allowInsecureHttp: boolean }[];
     policy: { bundle: string; memoryInitialPages: number; memoryMaximumPages: number };
-    decisionLog: { dir: string };
+    decisionLog: { dir: string; checkpointKey?: string };
   };
   cfg.gateway.instanceId ??= hostname();
   const names = new Set<string>();
@@ -160,6 +170,7 @@ export function validateConfig(raw: unknown, baseDir: string): Config {
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   cfg.policy.bundle = abs(cfg.policy.bundle);
   cfg.decisionLog.dir = abs(cfg.decisionLog.dir);
+  if (cfg.decisionLog.checkpointKey !== undefined) cfg.decisionLog.checkpointKey = abs(cfg.decisionLog.checkpointKey);
   return deepFreeze(doc) as unknown as Config;
 }
 

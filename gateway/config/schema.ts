@@ -70,6 +70,12 @@ export const configSchema = {
           clockToleranceSeconds: { type: 'integer', minimum: 0, maximum: 300, default: 30 }, // 30 seconds
           /** Plain-HTTP discovery; only for loopback development issuers. */
           allowInsecureHttp: { type: 'boolean', default: false },
+          /** Shortest time between two JWKS refetches caused by unknown `kid`s, whatever their number. */
+          jwksCooldownMs: { type: 'integer', minimum: 100, maximum: 3_600_000, default: 30_000 }, // 30 seconds
+          /** How long known keys keep verifying after the last successful JWKS fetch (IdP outage). */
+          maxKeyStalenessMs: { type: 'integer', minimum: 1000, maximum: 604_800_000, default: 86_400_000 }, // 24 hours
+          /** RFC 9068 profile: the JWS header `typ` must be `at+jwt` (ID tokens and other JWTs are refused). */
+          requireAtJwt: { type: 'boolean', default: false },
           claims: {
             type: 'object',
             additionalProperties: false,
@@ -123,6 +129,12 @@ export const configSchema = {
         fsync: { type: 'boolean', default: true },
         /** Input keys (JSON Pointers) erased before writing, in addition to the built-in ones. */
         erase: { type: 'array', items: { type: 'string', pattern: '^(/[^/]+)+$' }, default: [] },
+        /** A segment is closed (and its checkpoint signed) before it would grow past this size. */
+        segmentBytes: { type: 'integer', minimum: 4096, maximum: 1_073_741_824, default: 67_108_864 }, // 64 MiB
+        /** A segment is closed once its first record is this old. */
+        segmentMaxAgeMs: { type: 'integer', minimum: 1000, maximum: 86_400_000, default: 3_600_000 }, // 1 hour
+        /** PKCS#8 PEM Ed25519 private key signing segment checkpoints; absent: generated at first start. */
+        checkpointKey: { type: 'string', minLength: 1 },
       },
     },
     limits: {

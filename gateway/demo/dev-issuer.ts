@@ -69,6 +69,16 @@ export type DevIssuer = DevSigner & {
   stats(): { readonly discovery: number; readonly jwks: number };
   /** While down, every endpoint answers 503 (to test an IdP outage). */
   setDown(down: boolean): void;
+  /**
+   * Key rotation (for tests): a new access-token key becomes the signing key and is published
+   * first in /jwks; the previous keys stay published unless `keepPrevious` is false. In memory
+   * only: the key file, and so the token CLI, keep the original key. Returns the new kid.
+   */
+  rotate(opts?: { readonly keepPrevious?: boolean }): Promise<string>;
+  /** Stops publishing the access-token key `kid` (tokens it signed stop verifying at the gateway's next refetch). */
+  retire(kid: string): void;
+  /** The kids published in /jwks, in order. */
+  publishedKids(): string[];
   close(): Promise<void>;
 };
 
@@ -76,6 +86,8 @@ export type DevIssuer = DevSigner & {
 export async function startDevIssuer(opts: { readonly keyFile?: string } = {}): Promise<DevIssuer> {
   const { keys } = await loadOrCreateKeys(opts.keyFile);
   const counts = { discovery: 0, jwks: 0 };
+  // Access-token keys published in /jwks (private JWKs; only their public parts are served).
+  let published: JWK[] = [keys.accessToken];
   let down = false;
   let issuer = '';
 
@@ -91,7 +103,7 @@ export async function startDevIssuer(opts: { readonly keyFile?: string } = {}): 
         return json(res, 200, discoveryDocument(issuer), 'public, max-age=300');
       case '/jwks':
         counts.jwks++;
-        return json(res, 200, { keys: [publicJwk(keys.accessToken)] }, 'public, max-age=300');
+        return json(res, 200, { keys: published.map(publicJwk) }, 'public, max-age=300');
       case '/token':
         return json(res, 400, {
           error: 'unsupported_grant_type',
@@ -111,16 +123,28 @@ export async function startDevIssuer(opts: { readonly keyFile?: string } = {}): 
     });
   });
   issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const signer = await createDevSigner(keys, issuer);
+  let signer = await createDevSigner(keys, issuer);
   return {
-    ...signer,
     issuer,
+    audience: DEMO_AUDIENCE,
+    signAccessToken: (claims, o) => signer.signAccessToken(claims, o),
+    signPosture: (claims, o) => signer.signPosture(claims, o),
     jwksUri: `${issuer}/jwks`,
     deviceTrust: { issuer: DEVICE_TRUST_ISSUER, jwks: { keys: [publicJwk(keys.deviceTrust)] } },
     stats: () => ({ ...counts }),
     setDown: (d) => {
       down = d;
     },
+    async rotate(o = {}) {
+      const next = await generateKey('at');
+      published = o.keepPrevious === false ? [next] : [next, ...published];
+      signer = await createDevSigner({ accessToken: next, deviceTrust: keys.deviceTrust }, issuer);
+      return next.kid!;
+    },
+    retire(kid) {
+      published = published.filter((k) => k.kid !== kid);
+    },
+    publishedKids: () => published.map((k) => k.kid!),
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));

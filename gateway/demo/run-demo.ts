@@ -4,7 +4,7 @@
  * config, Wasm policy bundle, decision log), writes var/demo/state.json for `npm run token`,
  * and prints ready-to-paste curl commands for each persona.
  */
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { validateConfig } from '../config/load.ts';
 import { startGateway, type RunningGateway } from '../start.ts';
@@ -51,7 +51,8 @@ export async function runDemo(): Promise<{ close(): Promise<void> }> {
   out.write('Paste a persona block into another terminal (tokens are valid for 1 hour;\n');
   out.write('`npm run token -- --persona NAME` prints fresh ones):\n\n');
   out.write(personaCommands({ issuer: issuer.issuer, audience: issuer.audience, gatewayUrl: gw.url, keyFile }, tokens));
-  out.write(`\nEvery answer carries an x-decision-id header; find its record with:\n  grep <decision-id> ${gw.decisionLog.file}\n\nCtrl-C stops the demo.\n`);
+  out.write(`\nEvery answer carries an x-decision-id header; find its record with:\n  grep <decision-id> ${gw.decisionLog.file}\n`);
+  out.write(`After a few requests, check the trail's hash chain and signed checkpoints:\n  npm run audit -- verify ${relative(root, dirname(gw.decisionLog.instanceDir)) || '.'}\n\nCtrl-C stops the demo.\n`);
 
   return {
     async close() {

@@ -2,14 +2,16 @@
  * A bounded cache of verification results (tokens, posture assertions), keyed by the SHA-256 of
  * the credential — never the credential itself — so a repeated token costs a hash and a map
  * lookup instead of a signature check. An entry lives until the credential expires or at most
- * `maxTtlMs`, whichever is first: a key removed at the IdP stops being honoured from the cache
- * within `maxTtlMs` (tying entries to the key itself is issue 3's work).
+ * `maxTtlMs`, whichever is first, and only while the caller's `valid` check holds: the token cache
+ * passes one that asks the issuer's key set whether the key that verified the token is still
+ * published, so a key removed at the IdP stops being honoured from the cache at the next refetch.
  */
 import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 
 export type VerifiedCache<T extends {}> = {
-  get(credential: string, nowMs: number): T | undefined;
+  /** The cached value, unless expired or `valid` says no (the entry is then dropped). */
+  get(credential: string, nowMs: number, valid?: (value: T) => boolean): T | undefined;
   set(credential: string, value: T, expiresAtMs: number, nowMs: number): void;
   size(): number;
 };
@@ -21,12 +23,12 @@ export function credentialHash(credential: string): string {
 export function createVerifiedCache<T extends {}>(o: { max: number; maxTtlMs: number }): VerifiedCache<T> {
   const lru = new LRUCache<string, { value: T; expiresAtMs: number }>({ max: o.max });
   return {
-    get(credential, nowMs) {
+    get(credential, nowMs, valid) {
       if (o.max === 0) return undefined;
       const key = credentialHash(credential);
       const hit = lru.get(key);
       if (!hit) return undefined;
-      if (hit.expiresAtMs <= nowMs) {
+      if (hit.expiresAtMs <= nowMs || (valid !== undefined && !valid(hit.value))) {
         lru.delete(key);
         return undefined;
       }

@@ -63,6 +63,8 @@ t.test('every other 401: error="invalid_token" with the reason', async (t) => {
     'GW_ERR_AUTH_ALGORITHM_NOT_ALLOWED',
     'GW_ERR_AUTH_KEY_UNKNOWN',
     'GW_ERR_AUTH_CLAIMS_INVALID',
+    'GW_ERR_AUTH_HEADER_UNSUPPORTED',
+    'GW_ERR_AUTH_WRONG_TOKEN_TYPE',
   ]);
   for (const code of codes) {
     const res = await answer(t, refuse(code));
@@ -83,6 +85,14 @@ t.test('503: Retry-After, and no WWW-Authenticate even for an auth code', async 
     t.equal(res.headers['cache-control'], 'no-store', code);
     t.equal(res.body.code, code);
   }
+});
+
+t.test('503: a refusal that knows when keys may be had again sets Retry-After to it', async (t) => {
+  const res = await answer(t, { ...refuse('GW_ERR_AUTH_KEYS_UNAVAILABLE', 'stale'), retryAfterSeconds: 17 }, 'd-10');
+  t.equal(res.status, 503);
+  t.equal(res.headers['retry-after'], '17');
+  t.equal(res.body.reason, 'auth.keys_unavailable');
+  t.notOk('retryAfterSeconds' in res.body, 'not a problem member');
 });
 
 t.test('status of every registry code is the registry status', async (t) => {

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 import { validateConfig } from '../../../gateway/config/load.ts';
 import { startGateway, type RunningGateway } from '../../../gateway/start.ts';
 import { startDemoCrm, type DemoCrm } from '../../../gateway/demo/crm-upstream.ts';
-import { startDevIssuer, type DevIssuer } from '../../../gateway/demo/dev-issuer.ts';
+import { readKeyFile, startDevIssuer, type DevIssuer, type DevKeys } from '../../../gateway/demo/dev-issuer.ts';
 import { findPersona, issuePersonaTokens, type PersonaName, type PersonaTokens } from '../../../gateway/demo/personas.ts';
 import { startIdp, type TestIdp } from './idp.ts';
 
@@ -24,6 +24,8 @@ export type Harness = {
   crm: DemoCrm;
   logDir: string;
   tokens(persona: PersonaName): Promise<PersonaTokens>;
+  /** The dev issuer's private keys as started (to forge validly signed hostile tokens). */
+  devKeys(): Promise<DevKeys>;
   /** GET/POST through the gateway under the demo CRM's prefix `/sf`. */
   call(path: string, init?: { method?: string; token?: string; posture?: string; body?: unknown; headers?: Record<string, string> }): Promise<Response>;
   /** Sends the target exactly as given (fetch would normalize dot segments away first). */
@@ -34,6 +36,8 @@ export type Harness = {
 
 export type HarnessOptions = {
   extraUpstreams?: { name: string; url: string; prefix: string; adapter: string; adapterOptions?: Record<string, unknown> }[];
+  /** Extra keys for both issuers' configuration (e.g. `jwksCooldownMs`), applied before `config`. */
+  issuerOptions?: Record<string, unknown>;
   config?: (raw: Record<string, unknown>) => void;
   now?: () => Date;
 };
@@ -52,7 +56,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     issuers: [
       { issuer: idp.issuer, audience: idp.audience, algorithms: ['ES256'], allowInsecureHttp: true },
       { issuer: dev.issuer, audience: dev.audience, algorithms: ['ES256'], allowInsecureHttp: true, clockToleranceSeconds: 5 },
-    ],
+    ].map((i) => ({ ...i, ...(o.issuerOptions ?? {}) })),
     deviceTrust: { issuer: dev.deviceTrust.issuer, jwks: dev.deviceTrust.jwks },
     policy: { bundle: join(ROOT, 'dist', 'bundle.tar.gz') },
     decisionLog: { dir: join(logDir, 'decisions'), fsync: true },
@@ -67,6 +71,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     dev,
     crm,
     logDir,
+    devKeys: () => readKeyFile(join(logDir, 'keys.json')),
     async tokens(name) {
       const p = findPersona(name);
       if (!p) throw new Error(`no persona ${name}`);

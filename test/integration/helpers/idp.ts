@@ -2,11 +2,15 @@
  * A real OpenID provider for the integration tests: the npm `oidc-provider` package (certified),
  * on 127.0.0.1, issuing JWT access tokens by client credentials (RFC 6749 §4.4, RFC 9068 profile)
  * with the tenant/regions claims the gateway maps to a Principal.
+ *
+ * oidc-provider's keys are fixed at construction, so `rotate` builds a new Provider on the same
+ * server and issuer URL (clients are static, client-credentials JWTs need no stored state);
+ * `setDown` answers 503 on every endpoint to simulate an outage.
  */
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Provider from 'oidc-provider';
-import { exportJWK, generateKeyPair } from 'jose';
+import { exportJWK, generateKeyPair, type JWK } from 'jose';
 
 export type TestClient = { client_id: string; client_secret: string; scope: string; claims: Record<string, unknown> };
 
@@ -15,6 +19,12 @@ export type TestIdp = {
   audience: string;
   /** Obtain an access token for a client through the real token endpoint. */
   token(clientId: string): Promise<string>;
+  /** A new ES256 signing key (new kid) published first; previous keys stay published unless keepPrevious is false. Returns the new kid. */
+  rotate(opts?: { keepPrevious?: boolean }): Promise<string>;
+  /** While down, every endpoint answers 503. */
+  setDown(down: boolean): void;
+  /** Requests per endpoint since start (discovery, jwks). */
+  stats(): { discovery: number; jwks: number };
   close(): Promise<void>;
 };
 
@@ -22,10 +32,14 @@ export async function startIdp(clients: TestClient[], audience = 'crm-gateway'):
   const server: Server = createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const { privateKey } = await generateKeyPair('ES256', { extractable: true });
-  const jwk = { ...(await exportJWK(privateKey)), kid: 'idp-es256-1', alg: 'ES256', use: 'sig' };
+  let serial = 0;
+  const newKey = async (): Promise<JWK> => {
+    const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+    return { ...(await exportJWK(privateKey)), kid: `idp-es256-${++serial}`, alg: 'ES256', use: 'sig' };
+  };
+  let keys: JWK[] = [await newKey()];
   const byId = new Map(clients.map((c) => [c.client_id, c]));
-  const provider = new Provider(issuer, {
+  const build = (jwks: JWK[]) => new Provider(issuer, {
     clients: clients.map((c) => ({
       client_id: c.client_id,
       client_secret: c.client_secret,
@@ -38,7 +52,7 @@ export async function startIdp(clients: TestClient[], audience = 'crm-gateway'):
     })),
     scopes: ['crm.read', 'crm.write'],
     ttl: { ClientCredentials: 600 }, // 10 minutes
-    jwks: { keys: [jwk] },
+    jwks: { keys: jwks },
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -57,7 +71,20 @@ export async function startIdp(clients: TestClient[], audience = 'crm-gateway'):
     },
     extraTokenClaims: (_ctx: unknown, token: { clientId?: string }) => byId.get(token.clientId ?? '')?.claims,
   } as ConstructorParameters<typeof Provider>[1]);
-  server.on('request', provider.callback());
+  let handler = build(keys).callback();
+  let down = false;
+  const counts = { discovery: 0, jwks: 0 };
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const path = (req.url ?? '').split('?')[0];
+    if (path === '/.well-known/openid-configuration') counts.discovery++;
+    if (path === '/jwks') counts.jwks++;
+    if (down) {
+      req.resume();
+      res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"temporarily_unavailable"}');
+      return;
+    }
+    void handler(req, res);
+  });
   return {
     issuer,
     audience,
@@ -76,6 +103,20 @@ export async function startIdp(clients: TestClient[], audience = 'crm-gateway'):
       if (!body.access_token) throw new Error(`token endpoint: ${res.status} ${body.error}: ${body.error_description}`);
       return body.access_token;
     },
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    async rotate(o = {}) {
+      const next = await newKey();
+      keys = o.keepPrevious === false ? [next] : [next, ...keys];
+      handler = build(keys).callback();
+      return next.kid!;
+    },
+    setDown(d) {
+      down = d;
+    },
+    stats: () => ({ ...counts }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.close(() => r());
+        server.closeAllConnections();
+      }),
   };
 }

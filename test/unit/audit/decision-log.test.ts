@@ -3,6 +3,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canonicalLine, openDecisionLog } from '../../../audit/decision-log.ts';
+import { GENESIS, chainedLine, hashLine } from '../../../audit/chain.ts';
 import type { LogRecord } from '../../../audit/event.ts';
 
 async function tempDir(t: { teardown(fn: () => unknown): void }): Promise<string> {
@@ -45,18 +46,20 @@ t.test('canonicalLine: RFC 8785 canonical JSON plus a newline', async (t) => {
   t.throws(() => canonicalLine(undefined), { message: 'record cannot be serialized' });
 });
 
-t.test('one canonical line per record, in order, in decisions-<instance>.jsonl', async (t) => {
+t.test('one canonical, chained line per record, in order, in <instance>/segment-<first seq>.jsonl', async (t) => {
   const dir = await tempDir(t);
   const log = await openDecisionLog({ dir: join(dir, 'nested', 'logs'), fsync: true, instanceId: 'gw/eu 1' });
-  t.equal(log.file, join(dir, 'nested', 'logs', 'decisions-gw_eu_1.jsonl'), 'unsafe instance-id characters replaced');
+  t.equal(log.file, join(dir, 'nested', 'logs', 'gw_eu_1', 'segment-000000000001.jsonl'), 'unsafe instance-id characters replaced');
   await log.append(decision(1));
   await log.append(decision(2));
   const text = await readFile(log.file, 'utf8');
-  t.equal(text, canonicalLine(decision(1)) + canonicalLine(decision(2)));
+  const line1 = chainedLine(decision(1), 1, GENESIS);
+  t.equal(text, line1 + chainedLine(decision(2), 2, hashLine(line1)));
   const first = text.split('\n')[0]!;
   t.equal(first.slice(0, 60), '{"allow":true,"bundles":{"policy":{"revision":"sha256:00"}},');
-  t.strictSame(JSON.parse(first), decision(1));
-  t.strictSame(log.status(), { file: log.file, written: 2, failed: 0, healthy: true });
+  t.strictSame(JSON.parse(first), { ...decision(1), seq: 1, prev: GENESIS });
+  t.equal(first + '\n', canonicalLine(JSON.parse(first)), 'the chain fields are part of the canonical object');
+  t.strictSame(log.status(), { file: log.file, written: 2, failed: 0, healthy: true, seq: 2 });
   t.equal((await stat(log.file)).mode & 0o777, 0o640);
   await log.close();
 });
@@ -72,20 +75,23 @@ t.test('500 concurrent appends: every record present once, every line valid JSON
     const ids = lines.map((l) => (JSON.parse(l) as { decision_id: string }).decision_id);
     t.strictSame(ids, Array.from({ length: 500 }, (_, i) => `d-${String(i).padStart(4, '0')}`), 'in append order');
     t.ok(lines.every((l) => l === canonicalLine(JSON.parse(l)).trimEnd()), 'every line is canonical');
-    t.strictSame(log.status(), { file: log.file, written: 500, failed: 0, healthy: true });
+    t.strictSame(log.status(), { file: log.file, written: 500, failed: 0, healthy: true, seq: 500 });
     await log.close();
   }
 });
 
-t.test('reopening appends to the same file', async (t) => {
+t.test('reopening continues the chain in a new segment', async (t) => {
   const dir = await tempDir(t);
   const a = await openDecisionLog({ dir, fsync: false, instanceId: 'gw' });
   await a.append(decision(1));
   await a.close();
   const b = await openDecisionLog({ dir, fsync: false, instanceId: 'gw' });
+  t.equal(b.file, join(dir, 'gw', 'segment-000000000002.jsonl'));
   await b.append(decision(2));
   await b.close();
-  t.equal(await readFile(b.file, 'utf8'), canonicalLine(decision(1)) + canonicalLine(decision(2)));
+  const line1 = chainedLine(decision(1), 1, GENESIS);
+  t.equal(await readFile(a.file, 'utf8'), line1);
+  t.equal(await readFile(b.file, 'utf8'), chainedLine(decision(2), 2, hashLine(line1)));
 });
 
 t.test('close waits for queued records; append after close rejects', async (t) => {
@@ -96,7 +102,7 @@ t.test('close waits for queued records; append after close rejects', async (t) =
   await Promise.all(pending);
   t.equal((await readFile(log.file, 'utf8')).split('\n').length - 1, 50, 'records appended before close are written');
   await t.rejects(log.append(decision(99)), { message: 'decision log is closed' });
-  t.strictSame(log.status(), { file: log.file, written: 50, failed: 1, healthy: false });
+  t.strictSame(log.status(), { file: log.file, written: 50, failed: 1, healthy: false, seq: 50 });
   t.equal((await readFile(log.file, 'utf8')).split('\n').length - 1, 50, 'nothing written after close');
 });
 
@@ -105,8 +111,8 @@ t.test('a record that cannot be serialized rejects and counts as failed', async 
   const log = await openDecisionLog({ dir, fsync: false, instanceId: 'gw' });
   await t.rejects(log.append({ ...decision(1), input: { n: 1n } } as unknown as LogRecord), TypeError);
   await log.append(decision(2));
-  t.strictSame(log.status(), { file: log.file, written: 1, failed: 1, healthy: true });
-  t.equal(await readFile(log.file, 'utf8'), canonicalLine(decision(2)));
+  t.strictSame(log.status(), { file: log.file, written: 1, failed: 1, healthy: true, seq: 1 });
+  t.equal(await readFile(log.file, 'utf8'), chainedLine(decision(2), 1, GENESIS), 'the refused record took no seq');
   await log.close();
 });
 

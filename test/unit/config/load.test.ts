@@ -66,11 +66,14 @@ t.test('defaults are filled with their exact values', async (t) => {
         algorithms: ['RS256', 'ES256'],
         clockToleranceSeconds: 30,
         allowInsecureHttp: false,
+        jwksCooldownMs: 30_000,
+        maxKeyStalenessMs: 86_400_000,
+        requireAtJwt: false,
         claims: { tenant: 'tenant', regions: 'regions', roles: 'roles', clearance: 'clearance' },
       },
     ],
     policy: { bundle: '/etc/crm-gateway/dist/bundle.tar.gz', entrypoint: 'crm/authz/decision', memoryInitialPages: 64, memoryMaximumPages: 4096 },
-    decisionLog: { dir: '/etc/crm-gateway/var/decisions', fsync: true, erase: [] },
+    decisionLog: { dir: '/etc/crm-gateway/var/decisions', fsync: true, erase: [], segmentBytes: 67_108_864, segmentMaxAgeMs: 3_600_000 },
     limits: { requestBodyBytes: 1_048_576, responseBodyBytes: 16_777_216, jsonDepth: 64, tokenBytes: 8192, verifiedCacheEntries: 10_000 },
     timeouts: { connectMs: 2000, headersMs: 10_000, bodyMs: 30_000, discoveryMs: 5000, keysRefreshMs: 600_000, verifiedCacheMs: 60_000, shutdownMs: 10_000 },
     logging: { level: 'info' },
@@ -247,6 +250,8 @@ t.test('relative paths resolve against the base folder; absolute ones stay', asy
   const abs = validateConfig(withPatch((c) => ((c.policy.bundle = '/opt/bundle.tar.gz'), (c.decisionLog.dir = '/var/log/gw'))), '/srv/gw/conf');
   t.equal(abs.policy.bundle, '/opt/bundle.tar.gz');
   t.equal(abs.decisionLog.dir, '/var/log/gw');
+  const key = validateConfig(withPatch((c) => (c.decisionLog.checkpointKey = 'keys/checkpoint.pem')), '/srv/gw/conf');
+  t.equal(key.decisionLog.checkpointKey, '/srv/gw/conf/keys/checkpoint.pem');
 });
 
 t.test('the schema closes every object it defines (except the two documented open ones)', async (t) => {

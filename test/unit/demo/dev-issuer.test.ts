@@ -90,6 +90,26 @@ t.test('sign options: expiry, not-before, kid, pinned clock, claim overrides', a
   t.throws(() => spanSeconds('soon'), RangeError);
 });
 
+t.test('rotate publishes a new signing key first; retire and keepPrevious: false remove keys', async (t) => {
+  const iss = await startDevIssuer();
+  t.teardown(() => iss.close());
+  const kids = async () => ((await (await fetch(iss.jwksUri)).json()) as { keys: { kid: string; d?: string }[] }).keys.map((k) => k.kid);
+  const [original] = iss.publishedKids();
+  const before = await iss.signAccessToken({ sub: 'u-1', tenant: 'acme' });
+  const next = await iss.rotate();
+  t.not(next, original);
+  t.same(await kids(), [next, original], 'new key first, previous still published');
+  const after = await iss.signAccessToken({ sub: 'u-1', tenant: 'acme' });
+  t.equal(decodeProtectedHeader(after).kid, next, 'tokens are signed with the new key');
+  const jwks = createLocalJWKSet((await (await fetch(iss.jwksUri)).json()) as { keys: [] });
+  for (const tok of [before, after]) t.ok(await jwtVerify(tok, jwks, { issuer: iss.issuer, audience: 'crm-gateway' }), 'both verify while both are published');
+  iss.retire(original!);
+  t.same(await kids(), [next]);
+  const third = await iss.rotate({ keepPrevious: false });
+  t.same(iss.publishedKids(), [third]);
+  t.same(await kids(), [third]);
+});
+
 t.test('setDown answers 503 everywhere until brought back', async (t) => {
   const iss = await startDevIssuer();
   t.teardown(() => iss.close());

@@ -9,6 +9,9 @@ const issuer: IssuerConfig = {
   algorithms: ['ES256'],
   clockToleranceSeconds: 30,
   allowInsecureHttp: false,
+  jwksCooldownMs: 30_000,
+  maxKeyStalenessMs: 86_400_000,
+  requireAtJwt: false,
   claims: { tenant: 'tenant', regions: 'regions', roles: 'roles', clearance: 'clearance' },
 };
 

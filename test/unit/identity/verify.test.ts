@@ -1,7 +1,9 @@
 import t from 'tap';
-import { createLocalJWKSet, errors, exportJWK, generateKeyPair, jwtVerify, SignJWT, UnsecuredJWT, type JWTVerifyGetKey, type JWK } from 'jose';
+import { KeyObject, sign as cryptoSign } from 'node:crypto';
+import { calculateJwkThumbprint, createLocalJWKSet, errors, exportJWK, generateKeyPair, jwtVerify, SignJWT, UnsecuredJWT, type JWTVerifyGetKey, type JWK } from 'jose';
 import { refusalOfJoseError, verifyJwt } from '../../../gateway/identity/verify.ts';
 import type { IssuerRegistry, IssuerState } from '../../../gateway/identity/issuers.ts';
+import { createKeySet, type KeySet } from '../../../gateway/identity/key-set.ts';
 import type { IssuerConfig } from '../../../gateway/config/load.ts';
 import { isRefusal } from '../../../gateway/errors.ts';
 
@@ -23,11 +25,34 @@ const issuerConfig: IssuerConfig = {
   algorithms: ['ES256'],
   clockToleranceSeconds: 30,
   allowInsecureHttp: false,
+  jwksCooldownMs: 30_000,
+  maxKeyStalenessMs: 86_400_000,
+  requireAtJwt: false,
   claims: { tenant: 'tenant', regions: 'regions', roles: 'roles', clearance: 'clearance' },
 };
 
-/** A minimal registry: one issuer whose state holds a real local key set (or none yet). */
-function registry(keys: JWTVerifyGetKey | undefined, cfg: IssuerConfig = issuerConfig): IssuerRegistry {
+/** A key set served by an in-memory fetch (counted), started. */
+async function keySetOf(keys: JWK[] | 'failing', counter = { n: 0 }): Promise<KeySet> {
+  const ks = createKeySet({
+    jwksUri: 'https://idp.example.test/jwks',
+    timeoutMs: 1000,
+    refreshMs: 600_000,
+    cooldownMs: 30_000,
+    maxStalenessMs: 86_400_000,
+    fetch: async () => {
+      counter.n++;
+      if (keys === 'failing') throw new TypeError('fetch failed');
+      return Response.json({ keys });
+    },
+  });
+  await ks.start();
+  t.teardown(() => ks.stop());
+  return ks;
+}
+const keySet = await keySetOf([esJwk, rsaJwk]);
+
+/** A minimal registry: one issuer whose state holds a key set (or none yet). */
+function registry(keys: KeySet | undefined, cfg: IssuerConfig = issuerConfig): IssuerRegistry {
   const state: IssuerState = { config: cfg, keys, jwksUri: undefined, lastError: undefined };
   return {
     find: (iss) => (iss === cfg.issuer ? state : undefined),
@@ -95,29 +120,32 @@ t.test('a malformed time claim is an invalid claim, not "not yet valid"', async 
 
 t.test('verifyJwt: a valid token gives its claims, issuer, alg and kid', async (t) => {
   const payload = good({ roles: ['sales'] });
-  const v = await verifyJwt(await sign(payload), registry(jwks));
-  t.strictSame(v, { claims: payload, issuer: issuerConfig, alg: 'ES256', kid: 'k1' });
-  const noKid = await verifyJwt(await sign(payload, { kid: null }), registry(createLocalJWKSet({ keys: [esJwk] })));
-  t.strictSame(noKid, { claims: payload, issuer: issuerConfig, alg: 'ES256' }, 'no kid key when the token has none');
-  const multiAud = await verifyJwt(await sign(good({ aud: ['other', AUD] })), registry(jwks));
+  const v = await verifyJwt(await sign(payload), registry(keySet));
+  const esPrint = await calculateJwkThumbprint(esJwk);
+  t.strictSame(v, { claims: payload, issuer: issuerConfig, alg: 'ES256', kid: 'k1', key: { kid: 'k1', thumbprint: esPrint, generation: 1 }, keySet });
+  const single = await keySetOf([esJwk]);
+  const noKid = await verifyJwt(await sign(payload, { kid: null }), registry(single));
+  t.strictSame(noKid, { claims: payload, issuer: issuerConfig, alg: 'ES256', key: { kid: 'k1', thumbprint: esPrint, generation: 1 }, keySet: single }, 'no kid key when the token has none');
+  const multiAud = await verifyJwt(await sign(good({ aud: ['other', AUD] })), registry(keySet));
   t.equal(isRefusal(multiAud) ? multiAud.code : 'verified', 'verified', 'aud array containing ours');
   const cfgAuds: IssuerConfig = { ...issuerConfig, audience: ['a', 'b'] };
-  const second = await verifyJwt(await sign(good({ aud: 'b' })), registry(jwks, cfgAuds));
+  const second = await verifyJwt(await sign(good({ aud: 'b' })), registry(keySet, cfgAuds));
   t.equal(isRefusal(second) ? second.code : 'verified', 'verified', 'configured audience list');
 });
 
 t.test('verifyJwt: clock tolerance', async (t) => {
-  const within = await verifyJwt(await sign(good({ exp: now() - 10 })), registry(jwks));
+  const within = await verifyJwt(await sign(good({ exp: now() - 10 })), registry(keySet));
   t.equal(isRefusal(within) ? within.code : 'verified', 'verified', 'expired 10 s ago, tolerance 30 s');
-  t.strictSame(await verifyJwt(await sign(good({ exp: now() - 60 })), registry(jwks)), { refusal: true, code: 'GW_ERR_AUTH_TOKEN_EXPIRED' });
-  t.strictSame(await verifyJwt(await sign(good({ nbf: now() + 120 })), registry(jwks)), { refusal: true, code: 'GW_ERR_AUTH_TOKEN_NOT_YET_VALID' });
+  t.strictSame(await verifyJwt(await sign(good({ exp: now() - 60 })), registry(keySet)), { refusal: true, code: 'GW_ERR_AUTH_TOKEN_EXPIRED' });
+  t.strictSame(await verifyJwt(await sign(good({ nbf: now() + 120 })), registry(keySet)), { refusal: true, code: 'GW_ERR_AUTH_TOKEN_NOT_YET_VALID' });
 });
 
 t.test('verifyJwt refusals', async (t) => {
-  const reg = registry(jwks);
+  const reg = registry(keySet);
   const cases: [string, Promise<string> | string, unknown][] = [
     ['not a JWT', 'abc', { refusal: true, code: 'GW_ERR_AUTH_TOKEN_MALFORMED', detail: 'not a compact JWS JWT' }],
-    ['garbage header', 'e30.e30.e30.e30.e30', { refusal: true, code: 'GW_ERR_AUTH_TOKEN_MALFORMED', detail: 'not a compact JWS JWT' }],
+    ['five parts (JWE)', 'e30.e30.e30.e30.e30', { refusal: true, code: 'GW_ERR_AUTH_TOKEN_MALFORMED', detail: 'an encrypted JWT (JWE, 5 parts) is not accepted: send a signed JWT access token' }],
+    ['four parts', 'e30.e30.e30.e30', { refusal: true, code: 'GW_ERR_AUTH_TOKEN_MALFORMED', detail: 'not a compact JWS JWT' }],
     ['no iss', sign(good({ iss: undefined })), { refusal: true, code: 'GW_ERR_AUTH_ISSUER_UNTRUSTED', detail: 'token has no iss' }],
     ['numeric iss', sign(good({ iss: 7 })), { refusal: true, code: 'GW_ERR_AUTH_ISSUER_UNTRUSTED', detail: 'token has no iss' }],
     ['unknown iss', sign(good({ iss: 'https://evil.example' })), { refusal: true, code: 'GW_ERR_AUTH_ISSUER_UNTRUSTED' }],
@@ -139,13 +167,71 @@ t.test('verifyJwt: keys not yet discovered, or failing to load', async (t) => {
   t.strictSame(await verifyJwt(await sign(good()), registry(undefined)), { refusal: true, code: 'GW_ERR_AUTH_KEYS_UNAVAILABLE', detail: 'issuer discovery has not succeeded yet' });
   // the alg allowlist is checked before the missing keys: none/HS* never wait on discovery
   t.strictSame(await verifyJwt(new UnsecuredJWT(good()).encode(), registry(undefined)), { refusal: true, code: 'GW_ERR_AUTH_ALGORITHM_NOT_ALLOWED', detail: 'alg none is not allowed for this issuer' });
-  let calls = 0;
-  const failing: JWTVerifyGetKey = async () => {
-    calls++;
-    throw new TypeError('fetch failed');
-  };
-  t.strictSame(await verifyJwt(await sign(good()), registry(failing)), { refusal: true, code: 'GW_ERR_AUTH_KEYS_UNAVAILABLE', detail: 'issuer key set cannot be fetched' });
-  t.equal(calls, 1);
+  const calls = { n: 0 };
+  const failing = await keySetOf('failing', calls);
+  t.equal(calls.n, 1, 'the first fetch at start');
+  t.strictSame(await verifyJwt(await sign(good()), registry(failing)), {
+    refusal: true,
+    code: 'GW_ERR_AUTH_KEYS_UNAVAILABLE',
+    detail: 'issuer keys have not been fetched yet (fetch failed)',
+    retryAfterSeconds: 1,
+  });
+  t.equal(calls.n, 2, 'one refetch on demand');
   t.strictSame(await verifyJwt(await sign(good(), { alg: 'RS256', kid: 'r1', key: rsa.privateKey }), registry(failing)), { refusal: true, code: 'GW_ERR_AUTH_ALGORITHM_NOT_ALLOWED', detail: 'alg RS256 is not allowed for this issuer' });
-  t.equal(calls, 1, 'a refused algorithm never reaches key selection');
+  t.equal(calls.n, 2, 'a refused algorithm never reaches key selection');
+});
+
+/** A compact JWS over exactly these header and payload bytes (duplicates and all), signed ES256 with `key`. */
+function signRaw(header: string, payload: string, key: KeyLike = es.privateKey): string {
+  const input = `${Buffer.from(header).toString('base64url')}.${Buffer.from(payload).toString('base64url')}`;
+  const sig = cryptoSign('sha256', Buffer.from(input), { key: KeyObject.from(key as Parameters<typeof KeyObject.from>[0]), dsaEncoding: 'ieee-p1363' });
+  return `${input}.${sig.toString('base64url')}`;
+}
+const claimsJson = () => JSON.stringify(good());
+
+t.test('JOSE hardening: refused before any key is used, even when validly signed', async (t) => {
+  const reg = registry(keySet);
+  const hdr = (extra: Record<string, unknown>) => JSON.stringify({ alg: 'ES256', kid: 'k1', ...extra });
+  const cases: [string, string, unknown][] = [
+    ['crit', signRaw(hdr({ crit: ['exp'], exp: 1 }), claimsJson()), { refusal: true, code: 'GW_ERR_AUTH_HEADER_UNSUPPORTED', detail: 'header crit: no JWS extension is accepted' }],
+    ['b64 false with crit', signRaw(hdr({ b64: false, crit: ['b64'] }), claimsJson()), { refusal: true, code: 'GW_ERR_AUTH_HEADER_UNSUPPORTED', detail: 'header crit: no JWS extension is accepted' }],
+    ['b64 false', signRaw(hdr({ b64: false }), claimsJson()), { refusal: true, code: 'GW_ERR_AUTH_HEADER_UNSUPPORTED', detail: 'header b64: unencoded payloads (RFC 7797) are not accepted' }],
+    ['nested JWT (cty JWT)', signRaw(hdr({ cty: 'JWT' }), claimsJson()), { refusal: true, code: 'GW_ERR_AUTH_HEADER_UNSUPPORTED', detail: 'header cty JWT: nested JWTs are not accepted' }],
+    ['nested JWT (cty application/jwt)', signRaw(hdr({ cty: 'application/jwt' }), claimsJson()), { refusal: true, code: 'GW_ERR_AUTH_HEADER_UNSUPPORTED', detail: 'header cty JWT: nested JWTs are not accepted' }],
+    ['duplicate kid in the header', signRaw('{"alg":"ES256","kid":"k1","kid":"k2"}', claimsJson()), { refusal: true, code: 'GW_ERR_AUTH_TOKEN_MALFORMED', detail: 'token header: duplicate key "kid"' }],
+    ['duplicate alg, escaped', signRaw('{"alg":"ES256","kid":"k1","\\u0061lg":"none"}', claimsJson()), { refusal: true, code: 'GW_ERR_AUTH_TOKEN_MALFORMED', detail: 'token header: duplicate key "alg"' }],
+    ['duplicate sub in the payload', signRaw(hdr({}), claimsJson().replace(/}$/, ',"sub":"admin"}')), { refusal: true, code: 'GW_ERR_AUTH_TOKEN_MALFORMED', detail: 'token payload: duplicate key "sub"' }],
+    ['header is an array', signRaw('[1]', claimsJson()), { refusal: true, code: 'GW_ERR_AUTH_TOKEN_MALFORMED', detail: 'token header is not a JSON object' }],
+    ['kid is a number', signRaw(hdr({ kid: 7 }), claimsJson()), { refusal: true, code: 'GW_ERR_AUTH_TOKEN_MALFORMED', detail: 'header kid must be a string' }],
+    ['padded segment', `${signRaw(hdr({}), claimsJson()).replace('.', '=.')}`, { refusal: true, code: 'GW_ERR_AUTH_TOKEN_MALFORMED', detail: 'not a compact JWS JWT (segments must be unpadded base64url)' }],
+    ['r = s = 0 (CVE-2022-21449)', `${signRaw(hdr({}), claimsJson()).split('.').slice(0, 2).join('.')}.${Buffer.alloc(64).toString('base64url')}`, { refusal: true, code: 'GW_ERR_AUTH_SIGNATURE_INVALID' }],
+    ['iat in the future', signRaw(hdr({}), JSON.stringify(good({ iat: now() + 600 }))), { refusal: true, code: 'GW_ERR_AUTH_TOKEN_NOT_YET_VALID', detail: 'iat is in the future' }],
+  ];
+  for (const [name, token, want] of cases) t.strictSame(await verifyJwt(token, reg), want, name);
+});
+
+t.test('header-carried keys are never used', async (t) => {
+  const reg = registry(keySet);
+  const attackerJwk = { ...(await exportJWK(other.publicKey)), alg: 'ES256' };
+  // signed by the attacker, carrying the attacker's key: the issuer's k1 is used, and fails
+  t.strictSame(await verifyJwt(signRaw(JSON.stringify({ alg: 'ES256', kid: 'k1', jwk: attackerJwk }), claimsJson(), other.privateKey), reg), { refusal: true, code: 'GW_ERR_AUTH_SIGNATURE_INVALID' }, 'jwk with the issuer kid');
+  t.strictSame(await verifyJwt(signRaw(JSON.stringify({ alg: 'ES256', jwk: attackerJwk }), claimsJson(), other.privateKey), reg), { refusal: true, code: 'GW_ERR_AUTH_SIGNATURE_INVALID' }, 'jwk without kid');
+  t.strictSame(await verifyJwt(signRaw(JSON.stringify({ alg: 'ES256', kid: 'k1', x5c: ['MIIB'] }), claimsJson(), other.privateKey), reg), { refusal: true, code: 'GW_ERR_AUTH_SIGNATURE_INVALID' }, 'x5c');
+  // a genuine token that also names a jku: verified with the issuer's key, the URL never read
+  const genuine = await verifyJwt(signRaw(JSON.stringify({ alg: 'ES256', kid: 'k1', jku: 'https://evil.example/jwks', x5u: 'https://evil.example/cert' }), claimsJson()), reg);
+  t.equal(isRefusal(genuine) ? genuine.code : 'verified', 'verified', 'jku/x5u ignored');
+});
+
+t.test('RFC 9068 profile: requireAtJwt', async (t) => {
+  const reg = registry(keySet, { ...issuerConfig, requireAtJwt: true });
+  const withTyp = (typ: string | undefined) => signRaw(JSON.stringify({ alg: 'ES256', kid: 'k1', ...(typ !== undefined ? { typ } : {}) }), claimsJson());
+  for (const ok of ['at+jwt', 'application/at+jwt', 'AT+JWT']) {
+    const v = await verifyJwt(withTyp(ok), reg);
+    t.equal(isRefusal(v) ? v.code : 'verified', 'verified', `typ ${ok}`);
+  }
+  t.strictSame(await verifyJwt(withTyp('JWT'), reg), { refusal: true, code: 'GW_ERR_AUTH_WRONG_TOKEN_TYPE', detail: "typ JWT: this issuer's access tokens must have typ at+jwt (RFC 9068); an ID token is not an access token" }, 'an ID token (typ JWT)');
+  t.strictSame(await verifyJwt(withTyp(undefined), reg), { refusal: true, code: 'GW_ERR_AUTH_WRONG_TOKEN_TYPE', detail: "no typ: this issuer's access tokens must have typ at+jwt (RFC 9068); an ID token is not an access token" }, 'no typ');
+  t.strictSame(await verifyJwt(withTyp('dpop+jwt'), reg), { refusal: true, code: 'GW_ERR_AUTH_WRONG_TOKEN_TYPE', detail: "typ dpop+jwt: this issuer's access tokens must have typ at+jwt (RFC 9068); an ID token is not an access token" }, 'a DPoP proof');
+  const off = await verifyJwt(withTyp('JWT'), registry(keySet));
+  t.equal(isRefusal(off) ? off.code : 'verified', 'verified', 'off by default');
 });

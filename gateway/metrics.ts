@@ -1,0 +1,38 @@
+/**
+ * Counters in the Prometheus text exposition format (version 0.0.4), written by hand: a handful
+ * of counters does not need a client library. Refusals are counted per registry reason as
+ * answered to the client; key-set fetches per issuer come from the issuer registry's status.
+ */
+import type { IssuerStatus } from './identity/issuers.ts';
+
+export type RefusalCounter = {
+  count(reason: string): void;
+  snapshot(): Readonly<Record<string, number>>;
+};
+
+export function createRefusalCounter(): RefusalCounter {
+  const counts = new Map<string, number>();
+  return {
+    count: (reason) => void counts.set(reason, (counts.get(reason) ?? 0) + 1),
+    snapshot: () => Object.fromEntries([...counts].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+  };
+}
+
+/** Label values escaped per the exposition format: backslash, double quote and newline. */
+const label = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+
+export function renderMetrics(refusals: RefusalCounter, issuers: readonly IssuerStatus[]): string {
+  const lines = ['# HELP gateway_refusals_total Requests refused, by reason code.', '# TYPE gateway_refusals_total counter'];
+  for (const [reason, n] of Object.entries(refusals.snapshot())) lines.push(`gateway_refusals_total{reason="${label(reason)}"} ${n}`);
+  lines.push('# HELP gateway_jwks_fetches_total JWKS fetches per issuer, by result.', '# TYPE gateway_jwks_fetches_total counter');
+  for (const i of issuers) {
+    if (!i.keys) continue;
+    lines.push(`gateway_jwks_fetches_total{issuer="${label(i.issuer)}",result="ok"} ${i.keys.fetches.ok}`);
+    lines.push(`gateway_jwks_fetches_total{issuer="${label(i.issuer)}",result="failed"} ${i.keys.fetches.failed}`);
+  }
+  lines.push('# HELP gateway_jwks_refetches_on_unknown_kid_total JWKS refetches caused by an unknown kid or stale keys (at most one per cooldown).', '# TYPE gateway_jwks_refetches_on_unknown_kid_total counter');
+  for (const i of issuers) if (i.keys) lines.push(`gateway_jwks_refetches_on_unknown_kid_total{issuer="${label(i.issuer)}"} ${i.keys.fetches.onDemand}`);
+  lines.push('# HELP gateway_issuer_ready 1 when the issuer has fresh keys.', '# TYPE gateway_issuer_ready gauge');
+  for (const i of issuers) lines.push(`gateway_issuer_ready{issuer="${label(i.issuer)}"} ${i.ready ? 1 : 0}`);
+  return lines.join('\n') + '\n';
+}
