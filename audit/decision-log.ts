@@ -116,7 +116,7 @@ export async function openDecisionLog(o: DecisionLogOptions): Promise<DecisionLo
       continue;
     }
     durable = tail.last;
-    const lines = tail.last.seq - last.firstSeq + 1;
+    const lines = countLines(await readRange(path, 0, tail.goodSize));
     await writeCheckpoint(instanceDir, key, {
       v: 1,
       instance_id: o.instanceId,
@@ -311,6 +311,12 @@ export async function openDecisionLog(o: DecisionLogOptions): Promise<DecisionLo
 async function writeCheckpoint(instanceDir: string, key: CheckpointKey, body: CheckpointBody): Promise<void> {
   const cp = signCheckpoint(body, key);
   await writeFileDurably(join(instanceDir, checkpointName(body.segment)), JSON.stringify(cp, null, 2) + '\n', 0o640);
+}
+
+function countLines(b: Buffer): number {
+  let n = 0;
+  for (let i = b.indexOf(0x0a); i >= 0; i = b.indexOf(0x0a, i + 1)) n++;
+  return n;
 }
 
 /** One batch, all of it: a regular file can take fewer bytes than asked (then the next write says why). */

@@ -24,6 +24,7 @@ export const ERRORS = {
   GW_ERR_REQ_BODY_TOO_LARGE: { reason: 'request.body_too_large', status: 413, title: 'Request body exceeds the configured limit' },
   GW_ERR_REQ_BODY_INVALID: { reason: 'request.body_invalid', status: 400, title: 'Request body is not valid JSON' },
   GW_ERR_REQ_UNSUPPORTED_MEDIA: { reason: 'request.unsupported_media_type', status: 415, title: 'A write must carry an application/json body' },
+  GW_ERR_REQ_TOKEN_TOO_LARGE: { reason: 'request.token_too_large', status: 431, title: 'Bearer token exceeds the configured size limit' },
 
   // authentication (RFC 6750 error="invalid_token" unless said otherwise)
   GW_ERR_AUTH_TOKEN_MISSING: { reason: 'auth.token_missing', status: 401, title: 'No bearer token' },
@@ -39,6 +40,9 @@ export const ERRORS = {
   GW_ERR_AUTH_KEYS_UNAVAILABLE: { reason: 'auth.keys_unavailable', status: 503, title: 'Issuer keys cannot be fetched right now' },
   GW_ERR_AUTH_HEADER_UNSUPPORTED: { reason: 'auth.header_unsupported', status: 401, title: 'Token header asks for a JOSE feature the gateway refuses (crit, b64, nested JWT)' },
   GW_ERR_AUTH_WRONG_TOKEN_TYPE: { reason: 'auth.wrong_token_type', status: 401, title: 'Token is not an access token (RFC 9068 typ at+jwt required)' },
+  GW_ERR_AUTH_TOKEN_INACTIVE: { reason: 'auth.token_inactive', status: 401, title: 'Opaque token is not active (RFC 7662 introspection)' },
+  GW_ERR_AUTH_INTROSPECTION_UNAVAILABLE: { reason: 'auth.introspection_unavailable', status: 503, title: 'Token introspection endpoint cannot be reached right now' },
+  GW_ERR_AUTH_TENANT_NOT_ALLOWED: { reason: 'auth.tenant_not_allowed', status: 401, title: 'Token issuer may not issue tokens for this tenant' },
 
   // resource resolution
   GW_ERR_RES_UNKNOWN_ROUTE: { reason: 'resource.unknown_route', status: 404, title: 'The adapter does not know this route' },

@@ -32,6 +32,12 @@ export function renderMetrics(refusals: RefusalCounter, issuers: readonly Issuer
   }
   lines.push('# HELP gateway_jwks_refetches_on_unknown_kid_total JWKS refetches caused by an unknown kid or stale keys (at most one per cooldown).', '# TYPE gateway_jwks_refetches_on_unknown_kid_total counter');
   for (const i of issuers) if (i.keys) lines.push(`gateway_jwks_refetches_on_unknown_kid_total{issuer="${label(i.issuer)}"} ${i.keys.fetches.onDemand}`);
+  lines.push('# HELP gateway_introspection_requests_total RFC 7662 introspection requests per issuer, by result (cache hits are not requests).', '# TYPE gateway_introspection_requests_total counter');
+  for (const i of issuers) {
+    if (!i.introspection) continue;
+    lines.push(`gateway_introspection_requests_total{issuer="${label(i.issuer)}",result="ok"} ${i.introspection.ok}`);
+    lines.push(`gateway_introspection_requests_total{issuer="${label(i.issuer)}",result="failed"} ${i.introspection.failed}`);
+  }
   lines.push('# HELP gateway_issuer_ready 1 when the issuer has fresh keys.', '# TYPE gateway_issuer_ready gauge');
   for (const i of issuers) lines.push(`gateway_issuer_ready{issuer="${label(i.issuer)}"} ${i.ready ? 1 : 0}`);
   return lines.join('\n') + '\n';

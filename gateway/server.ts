@@ -19,13 +19,13 @@ import { ERRORS, isRefusal, reasonsOf, refuse, type ErrorCode } from './errors.t
 import type { CanonicalRequest, Decision, Posture, Principal, Refusal, Resource, UcastCondition } from './types.ts';
 import { canonicalize } from './canonicalize.ts';
 import { DEFAULT_HEADER_POLICY, type HeaderPolicy } from './headers.ts';
-import { bearerToken } from './identity/bearer.ts';
-import { verifyJwt } from './identity/verify.ts';
-import { principalFromClaims } from './identity/principal.ts';
+import { bearerToken, checkedToken } from './identity/bearer.ts';
+import { createAuthenticator } from './identity/authenticate.ts';
 import { createPostureVerifier, type PostureResult } from './identity/posture.ts';
 import { createVerifiedCache } from './identity/verified-cache.ts';
 import type { IssuerRegistry } from './identity/issuers.ts';
-import type { KeyRef, KeySet } from './identity/key-set.ts';
+import { takeQueryToken } from './query-token.ts';
+import { createClientAddressResolver } from './client-address.ts';
 import { createRefusalCounter, renderMetrics } from './metrics.ts';
 import type { PolicyEngine } from './policy/engine.ts';
 import { buildInput, queryOf, subjectOf } from './policy/input.ts';
@@ -88,8 +88,16 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
     postureHeader,
   };
   const verifyPosture = createPostureVerifier(cfg.deviceTrust);
-  // A cached principal is honoured only while the key that verified its token is still published.
-  const principals = createVerifiedCache<{ principal: Principal; key: KeyRef; keySet: KeySet }>({ max: cfg.limits.verifiedCacheEntries, maxTtlMs: cfg.timeouts.verifiedCacheMs });
+  // Both caches live in the authenticator: JWT principals (tied to the verifying key) and introspection results.
+  const authenticator = createAuthenticator({
+    issuers: d.issuers,
+    cacheEntries: cfg.limits.verifiedCacheEntries,
+    verifiedCacheMs: cfg.timeouts.verifiedCacheMs,
+    introspectionCacheMs: cfg.timeouts.introspectionCacheMs,
+    inactiveCacheMs: cfg.timeouts.inactiveCacheMs,
+    log: (msg, extra) => app.log.warn(extra ?? {}, msg),
+  });
+  const clientAddress = createClientAddressResolver(cfg.proxy.trustedProxies);
   const postures = createVerifiedCache<PostureResult>({ max: cfg.limits.verifiedCacheEntries, maxTtlMs: cfg.timeouts.verifiedCacheMs });
   const refusals = createRefusalCounter();
   const upstreams = new Map<string, Upstream>();
@@ -204,27 +212,26 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
     if ((request.routeOptions.config as { probe?: boolean } | undefined)?.probe === true) return undefined;
     reply.header(DECISION_ID_HEADER, st.decisionId);
 
-    const c = canonicalize(request.raw.method ?? '', request.raw.url ?? '', request.raw.rawHeaders, routes, headerPolicy);
-    if (isRefusal(c)) return refuseAndLog(request, reply, c, 'canonicalize');
+    const c0 = canonicalize(request.raw.method ?? '', request.raw.url ?? '', request.raw.rawHeaders, routes, headerPolicy);
+    if (isRefusal(c0)) return refuseAndLog(request, reply, c0, 'canonicalize');
+    // RFC 6750 §2.3 tokens end up in logs and proxies: refused unless proxy.allowQueryToken; either
+    // way the parameter leaves the canonical request here, so neither the policy, the decision
+    // log nor the upstream ever sees it.
+    const q = takeQueryToken(c0);
+    const c = { ...q.req, clientAddress: clientAddress(request.raw.socket.remoteAddress, request.raw.headers['x-forwarded-for']) };
     st.canonical = c;
     st.upstream = upstreams.get(c.upstream);
-    if (c.query.has('access_token')) {
-      // RFC 6750 §2.3 tokens end up in logs and proxies; refused, and never logged (partialInput drops it).
-      return refuseAndLog(request, reply, refuse('GW_ERR_REQ_TOKEN_IN_QUERY'), 'canonicalize');
-    }
-
-    const token = bearerToken(c.headers.get('authorization'), cfg.limits.tokenBytes);
+    let token: string | Refusal;
+    if (q.tokens.length === 0) token = bearerToken(c.headers.get('authorization'), cfg.limits.tokenBytes);
+    else if (!cfg.proxy.allowQueryToken) return refuseAndLog(request, reply, refuse('GW_ERR_REQ_TOKEN_IN_QUERY'), 'canonicalize');
+    else if (q.tokens.length > 1 || c.headers.has('authorization')) {
+      // RFC 6750 §2: a client must not use more than one method (or token) per request.
+      return refuseAndLog(request, reply, refuse('GW_ERR_REQ_TOKEN_IN_QUERY', 'one access token, in one place (RFC 6750 §2)'), 'canonicalize');
+    } else token = checkedToken(q.tokens[0]!, cfg.limits.tokenBytes);
     if (isRefusal(token)) return refuseAndLog(request, reply, token, 'authenticate');
     const nowMs = now().getTime();
-    let principal = principals.get(token, nowMs, (e) => e.keySet.holds(e.key))?.principal;
-    if (!principal) {
-      const verified = await verifyJwt(token, d.issuers);
-      if (isRefusal(verified)) return refuseAndLog(request, reply, verified, 'authenticate');
-      const p = principalFromClaims(verified.claims, verified.issuer);
-      if (isRefusal(p)) return refuseAndLog(request, reply, p, 'authenticate');
-      principal = p;
-      principals.set(token, { principal: p, key: verified.key, keySet: verified.keySet }, Number(verified.claims.exp) * 1000, nowMs);
-    }
+    const principal = await authenticator.authenticate(token, nowMs);
+    if (isRefusal(principal)) return refuseAndLog(request, reply, principal, 'authenticate');
     st.principal = principal;
 
     const assertion = c.headers.get(postureHeader);

@@ -35,6 +35,11 @@ export type CanonicalRequest = {
   readonly query: URLSearchParams;
   /** Lower-cased header names; client identity/posture headers and hop-by-hop headers removed. */
   readonly headers: ReadonlyMap<string, string>;
+  /**
+   * The client's address as the gateway determined it (gateway/client-address.ts: the TCP peer,
+   * or what a trusted proxy says); sent upstream in the gateway's own forwarding headers.
+   */
+  readonly clientAddress?: string;
 };
 
 export type Principal = {

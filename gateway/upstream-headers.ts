@@ -2,7 +2,8 @@
  * The headers sent upstream: the canonical request's headers (client identity/posture and
  * hop-by-hop headers already stripped by canonicalization), minus the credentials the upstream
  * must not see, plus the gateway's identity headers, set last so nothing a client sent can
- * shadow them. Pure.
+ * shadow them, and the gateway's own `x-forwarded-for` / `forwarded` (RFC 7239) naming the client
+ * address it determined. Pure.
  */
 import type { CanonicalRequest, Principal } from './types.ts';
 
@@ -33,6 +34,12 @@ export function upstreamHeaders(a: {
   if (a.filtered) {
     for (const name of ['range', 'if-range', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since']) delete h[name];
     h['accept-encoding'] = 'identity';
+  }
+  // The client's forwarding headers were stripped at canonicalization; these are the gateway's
+  // own, naming the client address it determined (the peer, or what a trusted proxy said).
+  if (a.req.clientAddress !== undefined && a.req.clientAddress !== '') {
+    h['x-forwarded-for'] = a.req.clientAddress;
+    h.forwarded = `for=${a.req.clientAddress.includes(':') ? `"[${a.req.clientAddress}]"` : a.req.clientAddress}`;
   }
   for (const name of Object.values(GATEWAY_HEADERS)) delete h[name];
   h[GATEWAY_HEADERS.subject] = a.principal.subject;

@@ -9,6 +9,7 @@ import { isAbsolute, resolve, dirname } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { configSchema } from './schema.ts';
+import { cidrProblem } from '../client-address.ts';
 import { ADAPTERS, ADAPTER_NAMES, createAdapter } from '../../adapters/registry.ts';
 
 export type Algorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512' | 'ES256' | 'ES384' | 'ES512' | 'EdDSA';
@@ -32,6 +33,11 @@ export type IssuerConfig = {
   readonly jwksCooldownMs: number;
   readonly maxKeyStalenessMs: number;
   readonly requireAtJwt: boolean;
+  readonly tenants?: readonly string[];
+  /** `clientSecret` is resolved at load (from `clientSecretEnv` when given); it is never logged. */
+  readonly introspection?: { readonly clientId: string; readonly clientSecret: string; readonly clientSecretEnv?: string };
+  /** Default false (filled at load). */
+  readonly opaque?: boolean;
   readonly claims: { readonly tenant: string; readonly regions: string; readonly roles: string; readonly clearance: string };
 };
 
@@ -71,10 +77,17 @@ export type Config = {
     readonly discoveryMs: number;
     readonly keysRefreshMs: number;
     readonly verifiedCacheMs: number;
+    readonly introspectionCacheMs: number;
+    readonly inactiveCacheMs: number;
     readonly shutdownMs: number;
   };
   readonly logging: { readonly level: string };
-  readonly proxy: { readonly headerStrip: readonly string[]; readonly headerStripPrefixes: readonly string[] };
+  readonly proxy: {
+    readonly headerStrip: readonly string[];
+    readonly headerStripPrefixes: readonly string[];
+    readonly allowQueryToken: boolean;
+    readonly trustedProxies: readonly string[];
+  };
 };
 
 export class ConfigError extends Error {
@@ -130,7 +143,8 @@ export function validateConfig(raw: unknown, baseDir: string): Config {
   const cfg = doc as unknown as {
     gateway: { instanceId?: string };
     upstreams: { name: string; prefix: string }[];
-    issuers: { issuer: string; allowInsecureHttp: boolean }[];
+    issuers: { issuer: string; allowInsecureHttp: boolean; opaque: boolean; introspection?: { clientId: string; clientSecret?: string; clientSecretEnv?: string } }[];
+    proxy: { trustedProxies: string[] };
     policy: { bundle: string; memoryInitialPages: number; memoryMaximumPages: number };
     decisionLog: { dir: string; checkpointKey?: string };
   };
@@ -163,6 +177,29 @@ export function validateConfig(raw: unknown, baseDir: string): Config {
     if (is.issuer.startsWith('http://') && !is.allowInsecureHttp) {
       throw new ConfigError(`issuers[${i}].issuer: plain http is refused unless allowInsecureHttp is true (development only)`);
     }
+  });
+  cfg.issuers.forEach((is, i) => {
+    const intro = is.introspection;
+    if (is.opaque && !intro) throw new ConfigError(`issuers[${i}].opaque: needs issuers[${i}].introspection`);
+    if (!intro) return;
+    if ((intro.clientSecret === undefined) === (intro.clientSecretEnv === undefined)) {
+      throw new ConfigError(`issuers[${i}].introspection: give exactly one of clientSecret and clientSecretEnv`);
+    }
+    if (intro.clientSecretEnv !== undefined) {
+      const secret = process.env[intro.clientSecretEnv];
+      if (secret === undefined || secret === '') throw new ConfigError(`issuers[${i}].introspection.clientSecretEnv: environment variable ${intro.clientSecretEnv} is not set`);
+      intro.clientSecret = secret;
+    }
+  });
+  const introspecting = cfg.issuers.filter((is) => is.introspection);
+  const opaque = cfg.issuers.filter((is) => is.opaque);
+  if (opaque.length > 1) throw new ConfigError(`issuers[${cfg.issuers.indexOf(opaque[1]!)}].opaque: only one issuer can take opaque tokens`);
+  if (introspecting.length > 1 && opaque.length === 0) {
+    throw new ConfigError(`issuers[${cfg.issuers.indexOf(introspecting[1]!)}].introspection: several issuers introspect; set opaque: true on the one that takes opaque tokens`);
+  }
+  cfg.proxy.trustedProxies.forEach((cidr, i) => {
+    const why = cidrProblem(cidr);
+    if (why) throw new ConfigError(`proxy.trustedProxies[${i}]: ${why}`);
   });
   if (cfg.policy.memoryInitialPages > cfg.policy.memoryMaximumPages) {
     throw new ConfigError('policy.memoryInitialPages: must not exceed policy.memoryMaximumPages');

@@ -76,6 +76,23 @@ export const configSchema = {
           maxKeyStalenessMs: { type: 'integer', minimum: 1000, maximum: 604_800_000, default: 86_400_000 }, // 24 hours
           /** RFC 9068 profile: the JWS header `typ` must be `at+jwt` (ID tokens and other JWTs are refused). */
           requireAtJwt: { type: 'boolean', default: false },
+          /** Tenants this issuer may issue tokens for; a token naming another tenant is refused (absent: any). */
+          tenants: { ...nameList, minItems: 1 },
+          /** RFC 7662 introspection of opaque tokens, with client_secret_basic authentication at the issuer. */
+          introspection: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['clientId'],
+            properties: {
+              clientId: { type: 'string', minLength: 1 },
+              /** The secret itself; prefer clientSecretEnv so config files hold no secret. Exactly one of the two. */
+              clientSecret: { type: 'string', minLength: 1 },
+              /** Name of the environment variable holding the secret, read once at load. */
+              clientSecretEnv: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+            },
+          },
+          /** This issuer introspects bearer tokens that are not JWS-shaped (needed when several issuers have `introspection`). */
+          opaque: { type: 'boolean', default: false },
           claims: {
             type: 'object',
             additionalProperties: false,
@@ -161,6 +178,8 @@ export const configSchema = {
         discoveryMs: durationMs(5_000), // 5 seconds
         keysRefreshMs: durationMs(600_000, 1000), // 10 minutes
         verifiedCacheMs: durationMs(60_000, 1000), // 1 minute: longest a cached verification is trusted
+        introspectionCacheMs: durationMs(60_000, 1000), // 1 minute: longest an active introspection result is reused
+        inactiveCacheMs: durationMs(10_000, 100), // 10 seconds: how long an inactive (or refused) introspection result is reused
         shutdownMs: durationMs(10_000), // 10 seconds
       },
     },
@@ -179,6 +198,10 @@ export const configSchema = {
       properties: {
         headerStrip: { ...nameList, default: [] },
         headerStripPrefixes: { ...nameList, default: [] },
+        /** Accept `?access_token=` (RFC 6750 §2.3); the parameter is removed before the policy, the log and the upstream see the query. */
+        allowQueryToken: { type: 'boolean', default: false },
+        /** Peers (CIDR or address) whose X-Forwarded-For names the client; from anyone else it is ignored. */
+        trustedProxies: { type: 'array', items: { type: 'string', pattern: '^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$' }, uniqueItems: true, default: [] },
       },
     },
   },

@@ -1,5 +1,6 @@
 /**
- * Extracts the bearer token from the Authorization header (RFC 6750 §2.1). Pure.
+ * Extracts the bearer token from the Authorization header (RFC 6750 §2.1), or checks one taken
+ * from the query (§2.3, only when `proxy.allowQueryToken`). Pure.
  */
 import { refuse } from '../errors.ts';
 import type { Refusal } from '../types.ts';
@@ -14,8 +15,17 @@ export function bearerToken(authorization: string | undefined, maxBytes: number)
     // Node joins repeated Authorization headers with ", ": two credentials are never one.
     return refuse('GW_ERR_AUTH_TOKEN_MALFORMED', 'Authorization must be "Bearer <token>" (one token)');
   }
-  const token = m[1]!;
-  if (token.length > maxBytes) return refuse('GW_ERR_AUTH_TOKEN_MALFORMED', `token longer than ${maxBytes} bytes`);
+  return checkedToken(m[1]!, maxBytes);
+}
+
+/**
+ * The token's size and alphabet. Too long is 431 (RFC 6585: a header field too large), not 401:
+ * the request is refused for its size before the token is read, and clients and dashboards must
+ * tell an oversized header from a bad credential.
+ */
+export function checkedToken(token: string, maxBytes: number): string | Refusal {
+  if (token === '') return refuse('GW_ERR_AUTH_TOKEN_MISSING');
+  if (token.length > maxBytes) return refuse('GW_ERR_REQ_TOKEN_TOO_LARGE', `token longer than ${maxBytes} bytes`);
   if (!B64TOKEN.test(token)) return refuse('GW_ERR_AUTH_TOKEN_MALFORMED', 'token has characters outside RFC 6750 b64token');
   return token;
 }

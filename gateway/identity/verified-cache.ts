@@ -21,7 +21,8 @@ export function credentialHash(credential: string): string {
 }
 
 export function createVerifiedCache<T extends {}>(o: { max: number; maxTtlMs: number }): VerifiedCache<T> {
-  const lru = new LRUCache<string, { value: T; expiresAtMs: number }>({ max: o.max });
+  // lru-cache refuses max 0, which the schema documents as "cache off": no cache object at all then.
+  const lru = new LRUCache<string, { value: T; expiresAtMs: number }>({ max: Math.max(1, o.max) });
   return {
     get(credential, nowMs, valid) {
       if (o.max === 0) return undefined;

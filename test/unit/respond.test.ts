@@ -65,6 +65,8 @@ t.test('every other 401: error="invalid_token" with the reason', async (t) => {
     'GW_ERR_AUTH_CLAIMS_INVALID',
     'GW_ERR_AUTH_HEADER_UNSUPPORTED',
     'GW_ERR_AUTH_WRONG_TOKEN_TYPE',
+    'GW_ERR_AUTH_TOKEN_INACTIVE',
+    'GW_ERR_AUTH_TENANT_NOT_ALLOWED',
   ]);
   for (const code of codes) {
     const res = await answer(t, refuse(code));

@@ -109,3 +109,14 @@ t.test('the canonical request is not changed', async (t) => {
   upstreamHeaders(args({ req: r, filtered: true }));
   t.strictSame([...r.headers], base);
 });
+
+t.test("the gateway's own forwarding headers name the client address it determined", async (t) => {
+  const v4 = upstreamHeaders(args({ req: { ...req([...base, ['x-forwarded-for', '6.6.6.6']]), clientAddress: '203.0.113.9' } }));
+  t.equal(v4['x-forwarded-for'], '203.0.113.9', 'replaces anything in the canonical map');
+  t.equal(v4.forwarded, 'for=203.0.113.9');
+  const v6 = upstreamHeaders(args({ req: { ...req(base), clientAddress: '2001:db8::1' } }));
+  t.equal(v6['x-forwarded-for'], '2001:db8::1');
+  t.equal(v6.forwarded, 'for="[2001:db8::1]"', 'RFC 7239 §6: IPv6 quoted and bracketed');
+  const none = upstreamHeaders(args());
+  t.notOk('x-forwarded-for' in none || 'forwarded' in none, 'none without an address');
+});

@@ -17,6 +17,9 @@ import { startIdp, type TestIdp } from './idp.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 
+/** The gateway's client at the test IdP, for `issuers[].introspection`. */
+export const INTROSPECTOR = { clientId: 'crm-gateway-introspector', clientSecret: 'introspector-secret-0123456789' } as const;
+
 export type Harness = {
   gw: RunningGateway;
   idp: TestIdp;
@@ -45,6 +48,11 @@ export type HarnessOptions = {
 export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   const idp = await startIdp([
     { client_id: 'quote-bot', client_secret: 'quote-bot-secret-0123456789', scope: 'crm.read crm.write', claims: { tenant: 'acme', regions: ['EU', 'US'], clearance: 'internal' } },
+    // Opaque access tokens, introspected by the gateway (test/integration/introspection.test.ts).
+    { client_id: 'opaque-bot', client_secret: 'opaque-bot-secret-0123456789', scope: 'crm.read crm.write', claims: { tenant: 'acme', regions: ['EU', 'US'], clearance: 'internal' }, opaque: true },
+    { client_id: 'globex-bot', client_secret: 'globex-bot-secret-0123456789', scope: 'crm.read', claims: { tenant: 'globex', regions: ['EU'], clearance: 'internal' }, opaque: true },
+    // The gateway's own client at the IdP: authenticates its introspection requests.
+    { client_id: INTROSPECTOR.clientId, client_secret: INTROSPECTOR.clientSecret, scope: 'crm.read', claims: {} },
   ]);
   const logDir = await mkdtemp(join(tmpdir(), 'gw-it-'));
   const dev = await startDevIssuer({ keyFile: join(logDir, 'keys.json') });

@@ -12,7 +12,8 @@ import type { AddressInfo } from 'node:net';
 import Provider from 'oidc-provider';
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 
-export type TestClient = { client_id: string; client_secret: string; scope: string; claims: Record<string, unknown> };
+/** `opaque`: the client's access tokens are opaque (introspected) instead of JWTs. */
+export type TestClient = { client_id: string; client_secret: string; scope: string; claims: Record<string, unknown>; opaque?: boolean };
 
 export type TestIdp = {
   issuer: string;
@@ -23,8 +24,10 @@ export type TestIdp = {
   rotate(opts?: { keepPrevious?: boolean }): Promise<string>;
   /** While down, every endpoint answers 503. */
   setDown(down: boolean): void;
-  /** Requests per endpoint since start (discovery, jwks). */
-  stats(): { discovery: number; jwks: number };
+  /** Revoke a token (RFC 7009) as the client it was issued to. */
+  revoke(clientId: string, token: string): Promise<void>;
+  /** Requests per endpoint since start (discovery, jwks, RFC 7662 introspection). */
+  stats(): { discovery: number; jwks: number; introspection: number };
   close(): Promise<void>;
 };
 
@@ -60,24 +63,26 @@ export async function startIdp(clients: TestClient[], audience = 'crm-gateway'):
         enabled: true,
         defaultResource: () => `urn:${audience}`,
         useGrantedResource: () => true,
-        getResourceServerInfo: () => ({
+        getResourceServerInfo: (_ctx: unknown, _resource: string, client: { clientId: string }) => ({
           scope: 'crm.read crm.write',
           audience,
-          accessTokenFormat: 'jwt',
+          ...(byId.get(client.clientId)?.opaque ? { accessTokenFormat: 'opaque' } : { accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256' } } }),
           accessTokenTTL: 600,
-          jwt: { sign: { alg: 'ES256' } },
         }),
       },
+      introspection: { enabled: true },
+      revocation: { enabled: true },
     },
     extraTokenClaims: (_ctx: unknown, token: { clientId?: string }) => byId.get(token.clientId ?? '')?.claims,
   } as ConstructorParameters<typeof Provider>[1]);
   let handler = build(keys).callback();
   let down = false;
-  const counts = { discovery: 0, jwks: 0 };
+  const counts = { discovery: 0, jwks: 0, introspection: 0 };
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const path = (req.url ?? '').split('?')[0];
     if (path === '/.well-known/openid-configuration') counts.discovery++;
     if (path === '/jwks') counts.jwks++;
+    if (path === '/token/introspection') counts.introspection++;
     if (down) {
       req.resume();
       res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"temporarily_unavailable"}');
@@ -102,6 +107,19 @@ export async function startIdp(clients: TestClient[], audience = 'crm-gateway'):
       const body = (await res.json()) as { access_token?: string; error?: string; error_description?: string };
       if (!body.access_token) throw new Error(`token endpoint: ${res.status} ${body.error}: ${body.error_description}`);
       return body.access_token;
+    },
+    async revoke(clientId, token) {
+      const c = byId.get(clientId);
+      if (!c) throw new Error(`no test client ${clientId}`);
+      const res = await fetch(`${issuer}/token/revocation`, {
+        method: 'POST',
+        headers: {
+          authorization: `Basic ${Buffer.from(`${c.client_id}:${c.client_secret}`).toString('base64')}`,
+          'content-type': 'application/x-www-form-urlencoded',
+        },
+        body: new URLSearchParams({ token, token_type_hint: 'access_token' }),
+      });
+      if (res.status !== 200) throw new Error(`revocation endpoint: ${res.status} ${await res.text()}`);
     },
     async rotate(o = {}) {
       const next = await newKey();

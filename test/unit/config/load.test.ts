@@ -69,15 +69,16 @@ t.test('defaults are filled with their exact values', async (t) => {
         jwksCooldownMs: 30_000,
         maxKeyStalenessMs: 86_400_000,
         requireAtJwt: false,
+        opaque: false,
         claims: { tenant: 'tenant', regions: 'regions', roles: 'roles', clearance: 'clearance' },
       },
     ],
     policy: { bundle: '/etc/crm-gateway/dist/bundle.tar.gz', entrypoint: 'crm/authz/decision', memoryInitialPages: 64, memoryMaximumPages: 4096 },
     decisionLog: { dir: '/etc/crm-gateway/var/decisions', fsync: true, erase: [], segmentBytes: 67_108_864, segmentMaxAgeMs: 3_600_000 },
     limits: { requestBodyBytes: 1_048_576, responseBodyBytes: 16_777_216, jsonDepth: 64, tokenBytes: 8192, verifiedCacheEntries: 10_000 },
-    timeouts: { connectMs: 2000, headersMs: 10_000, bodyMs: 30_000, discoveryMs: 5000, keysRefreshMs: 600_000, verifiedCacheMs: 60_000, shutdownMs: 10_000 },
+    timeouts: { connectMs: 2000, headersMs: 10_000, bodyMs: 30_000, discoveryMs: 5000, keysRefreshMs: 600_000, verifiedCacheMs: 60_000, introspectionCacheMs: 60_000, inactiveCacheMs: 10_000, shutdownMs: 10_000 },
     logging: { level: 'info' },
-    proxy: { headerStrip: [], headerStripPrefixes: [] },
+    proxy: { headerStrip: [], headerStripPrefixes: [], allowQueryToken: false, trustedProxies: [] },
   });
   t.equal('deviceTrust' in cfg, false, 'deviceTrust stays absent when not configured');
 });
@@ -226,8 +227,27 @@ t.test('cross-field rules', async (t) => {
     ['http issuer', (c) => (c.issuers[0].issuer = 'http://127.0.0.1:9000'), 'issuers[0].issuer: plain http is refused unless allowInsecureHttp is true (development only)'],
     ['http issuer, explicit false', (c) => (c.issuers[0] = { issuer: 'http://idp.local', audience: 'a', allowInsecureHttp: false }), 'issuers[0].issuer: plain http is refused unless allowInsecureHttp is true (development only)'],
     ['memory initial above maximum', (c) => (c.policy = { bundle: 'b', memoryInitialPages: 100, memoryMaximumPages: 50 }), 'policy.memoryInitialPages: must not exceed policy.memoryMaximumPages'],
+    ['introspection without a secret', (c) => (c.issuers[0].introspection = { clientId: 'gw' }), 'issuers[0].introspection: give exactly one of clientSecret and clientSecretEnv'],
+    ['introspection with both secrets', (c) => (c.issuers[0].introspection = { clientId: 'gw', clientSecret: 's', clientSecretEnv: 'GW_SECRET_X' }), 'issuers[0].introspection: give exactly one of clientSecret and clientSecretEnv'],
+    ['introspection secret env var unset', (c) => (c.issuers[0].introspection = { clientId: 'gw', clientSecretEnv: 'GW_TEST_UNSET_SECRET_VAR' }), 'issuers[0].introspection.clientSecretEnv: environment variable GW_TEST_UNSET_SECRET_VAR is not set'],
+    ['opaque without introspection', (c) => (c.issuers[0].opaque = true), 'issuers[0].opaque: needs issuers[0].introspection'],
+    ['two introspecting issuers, none opaque', (c) => {
+      c.issuers[0].introspection = { clientId: 'gw', clientSecret: 's' };
+      c.issuers.push({ issuer: 'https://idp2.example', audience: 'a', introspection: { clientId: 'gw', clientSecret: 's' } });
+    }, 'issuers[1].introspection: several issuers introspect; set opaque: true on the one that takes opaque tokens'],
+    ['two opaque issuers', (c) => {
+      c.issuers[0] = { ...c.issuers[0], introspection: { clientId: 'gw', clientSecret: 's' }, opaque: true };
+      c.issuers.push({ issuer: 'https://idp2.example', audience: 'a', introspection: { clientId: 'gw', clientSecret: 's' }, opaque: true });
+    }, 'issuers[1].opaque: only one issuer can take opaque tokens'],
+    ['trusted proxy not an address', (c) => (c.proxy = { trustedProxies: ['10.0.0/8'] }), 'proxy.trustedProxies[0]: "10.0.0/8" is not an IP address or CIDR'],
+    ['trusted proxy prefix too long', (c) => (c.proxy = { trustedProxies: ['10.0.0.0/33'] }), 'proxy.trustedProxies[0]: "10.0.0.0/33": prefix length out of range'],
+    ['empty tenants list', (c) => (c.issuers[0].tenants = []), 'issuers[0].tenants: must NOT have fewer than 1 items'],
   ];
   for (const [name, patch, want] of cases) t.equal(errorOf(withPatch(patch)), want, name);
+  process.env.GW_TEST_INTROSPECTION_SECRET = 'from-the-environment';
+  const intro = validateConfig(withPatch((c) => (c.issuers[0].introspection = { clientId: 'gw', clientSecretEnv: 'GW_TEST_INTROSPECTION_SECRET' })), BASE);
+  t.equal(intro.issuers[0]!.introspection?.clientSecret, 'from-the-environment', 'the secret is read from the named variable at load');
+  delete process.env.GW_TEST_INTROSPECTION_SECRET;
   const ok = validateConfig(withPatch((c) => (c.issuers[0] = { issuer: 'http://127.0.0.1:9000', audience: 'a', allowInsecureHttp: true })), BASE);
   t.equal(ok.issuers[0]!.issuer, 'http://127.0.0.1:9000', 'http issuer with allowInsecureHttp: true is accepted');
   t.equal(validateConfig(withPatch((c) => (c.policy = { bundle: 'b', memoryInitialPages: 50, memoryMaximumPages: 50 })), BASE).policy.memoryInitialPages, 50, 'equal pages accepted');

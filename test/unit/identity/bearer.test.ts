@@ -1,5 +1,5 @@
 import t from 'tap';
-import { bearerToken } from '../../../gateway/identity/bearer.ts';
+import { bearerToken, checkedToken } from '../../../gateway/identity/bearer.ts';
 import { isRefusal } from '../../../gateway/errors.ts';
 
 const JWT = 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJ1In0.c2ln-_';
@@ -48,8 +48,12 @@ t.test('malformed', async (t) => {
 
 t.test('over-long: exactly max accepted, max + 1 refused', async (t) => {
   t.equal(codeOf(`Bearer ${'a'.repeat(100)}`, 100), `token ${'a'.repeat(100)}`);
-  t.strictSame(bearerToken(`Bearer ${'a'.repeat(101)}`, 100), { refusal: true, code: 'GW_ERR_AUTH_TOKEN_MALFORMED', detail: 'token longer than 100 bytes' });
-  t.equal(codeOf(`Bearer ${'a'.repeat(MAX + 1)}`), 'GW_ERR_AUTH_TOKEN_MALFORMED');
+  t.strictSame(bearerToken(`Bearer ${'a'.repeat(101)}`, 100), { refusal: true, code: 'GW_ERR_REQ_TOKEN_TOO_LARGE', detail: 'token longer than 100 bytes' });
+  t.equal(codeOf(`Bearer ${'a'.repeat(MAX + 1)}`), 'GW_ERR_REQ_TOKEN_TOO_LARGE', '431, not 401');
+  t.equal(checkedToken('a'.repeat(MAX + 1), MAX).constructor, Object, 'query tokens get the same limit');
+  t.equal((checkedToken('a'.repeat(MAX + 1), MAX) as { code: string }).code, 'GW_ERR_REQ_TOKEN_TOO_LARGE');
+  t.equal(checkedToken('abc', MAX), 'abc');
+  t.equal((checkedToken('', MAX) as { code: string }).code, 'GW_ERR_AUTH_TOKEN_MISSING');
 });
 
 t.test('characters outside b64token', async (t) => {

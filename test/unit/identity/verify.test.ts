@@ -53,9 +53,11 @@ const keySet = await keySetOf([esJwk, rsaJwk]);
 
 /** A minimal registry: one issuer whose state holds a key set (or none yet). */
 function registry(keys: KeySet | undefined, cfg: IssuerConfig = issuerConfig): IssuerRegistry {
-  const state: IssuerState = { config: cfg, keys, jwksUri: undefined, lastError: undefined };
+  const state: IssuerState = { config: cfg, keys, jwksUri: undefined, lastError: undefined, introspection: undefined, introspections: { ok: 0, failed: 0 } };
   return {
     find: (iss) => (iss === cfg.issuer ? state : undefined),
+    opaqueIssuer: () => undefined,
+    introspect: () => Promise.reject(new Error('no introspection in this test')),
     firstAttempt: Promise.resolve(),
     ready: () => keys !== undefined,
     status: () => [{ issuer: cfg.issuer, ready: keys !== undefined }],

@@ -1,0 +1,132 @@
+/**
+ * Bearer token → Principal: the one authentication path of the gateway (server.ts calls it per
+ * request; bench/identity.ts measures it). Which way a token goes is decided by its shape only:
+ *
+ * - JWS-shaped (three dot-separated parts; five is a JWE and is refused by verify.ts) → local
+ *   verification against the issuer's keys (verify.ts). Verified principals are cached by the
+ *   SHA-256 of the token, tied to the verifying key (a removed key's tokens stop from cache too).
+ * - anything else, when an issuer takes opaque tokens (`IssuerRegistry.opaqueIssuer`) → RFC 7662
+ *   introspection at that issuer. Results, active or not, are cached by the SHA-256 of the token
+ *   (never the token): an active one until min(`exp`, `timeouts.introspectionCacheMs`), an
+ *   inactive or refused one for `timeouts.inactiveCacheMs`. Concurrent requests with the same
+ *   token share one introspection request. When the endpoint cannot be asked the request is
+ *   refused (503 `auth.introspection_unavailable`, fail closed) and, for `OUTAGE_HOLD_MS`, further
+ *   uncached tokens are refused without asking, so an outage does not turn into a request storm
+ *   against the IdP.
+ * - anything else without such an issuer → the JWT path, which refuses it as malformed.
+ *
+ * Last, for both: `issuers[].tenants`, when set, must list the token's tenant (an IdP of tenant A
+ * cannot mint tokens for tenant B).
+ */
+import { isRefusal, refuse } from '../errors.ts';
+import type { Principal, Refusal } from '../types.ts';
+import type { IssuerConfig } from '../config/load.ts';
+import type { IssuerRegistry, IssuerState } from './issuers.ts';
+import type { KeyRef, KeySet } from './key-set.ts';
+import { verifyJwt } from './verify.ts';
+import { principalFromClaims } from './principal.ts';
+import { claimsOfIntrospection } from './introspect.ts';
+import { createVerifiedCache, credentialHash } from './verified-cache.ts';
+
+/** After a failed introspection request, uncached opaque tokens are refused without asking for this long. */
+export const OUTAGE_HOLD_MS = 1_000; // 1 second, also the Retry-After
+
+export type AuthenticatorOptions = {
+  readonly issuers: IssuerRegistry;
+  /** Entries per cache (JWT principals, introspection results); 0 turns caching off. */
+  readonly cacheEntries: number;
+  readonly verifiedCacheMs: number;
+  readonly introspectionCacheMs: number;
+  readonly inactiveCacheMs: number;
+  readonly log?: (msg: string, extra?: object) => void;
+};
+
+export type Authenticator = {
+  authenticate(token: string, nowMs: number): Promise<Principal | Refusal>;
+  stats(): { readonly jwtCached: number; readonly introspectionCached: number; readonly introspectionInFlight: number };
+};
+
+type Introspected = { readonly result: Principal | Refusal };
+
+/** A principal whose tenant the issuer may not speak for → refusal. */
+export function tenantRefusal(p: Principal, cfg: IssuerConfig): Refusal | undefined {
+  if (cfg.tenants === undefined || cfg.tenants.includes(p.tenant)) return undefined;
+  return refuse('GW_ERR_AUTH_TENANT_NOT_ALLOWED', `issuer ${cfg.issuer} may not issue tokens for tenant ${p.tenant}`);
+}
+
+/** Two dots: a compact JWS; four: a compact JWE. Anything else is not a JWT. */
+function jwtShaped(token: string): boolean {
+  let dots = 0;
+  for (let i = token.indexOf('.'); i !== -1; i = token.indexOf('.', i + 1)) dots++;
+  return dots === 2 || dots === 4;
+}
+
+export function createAuthenticator(o: AuthenticatorOptions): Authenticator {
+  // A cached principal is honoured only while the key that verified its token is still published.
+  const principals = createVerifiedCache<{ principal: Principal; key: KeyRef; keySet: KeySet }>({ max: o.cacheEntries, maxTtlMs: o.verifiedCacheMs });
+  const introspected = createVerifiedCache<Introspected>({ max: o.cacheEntries, maxTtlMs: o.introspectionCacheMs });
+  const inFlight = new Map<string, Promise<Principal | Refusal>>();
+  let heldUntilMs = 0;
+
+  const holds = (e: { key: KeyRef; keySet: KeySet }) => e.keySet.holds(e.key);
+
+  const viaJwt = async (token: string, nowMs: number): Promise<Principal | Refusal> => {
+    const cached = principals.get(token, nowMs, holds);
+    if (cached) return cached.principal;
+    const verified = await verifyJwt(token, o.issuers);
+    if (isRefusal(verified)) return verified;
+    const p = principalFromClaims(verified.claims, verified.issuer);
+    if (isRefusal(p)) return p;
+    const bad = tenantRefusal(p, verified.issuer);
+    if (bad) return bad;
+    principals.set(token, { principal: p, key: verified.key, keySet: verified.keySet }, Number(verified.claims.exp) * 1000, nowMs);
+    return p;
+  };
+
+  const introspect = async (state: IssuerState, token: string, nowMs: number): Promise<Principal | Refusal> => {
+    const cfg = state.config;
+    let res: Readonly<Record<string, unknown>>;
+    try {
+      res = await o.issuers.introspect(state, token);
+    } catch (err) {
+      heldUntilMs = nowMs + OUTAGE_HOLD_MS;
+      o.log?.('introspection failed; refusing opaque tokens of this issuer for a moment', { issuer: cfg.issuer, error: (err as Error).message });
+      return { ...refuse('GW_ERR_AUTH_INTROSPECTION_UNAVAILABLE', `introspection at ${cfg.issuer} failed`), retryAfterSeconds: OUTAGE_HOLD_MS / 1000 };
+    }
+    const brief = (r: Refusal): Refusal => {
+      introspected.set(token, { result: r }, nowMs + o.inactiveCacheMs, nowMs);
+      return r;
+    };
+    const c = claimsOfIntrospection(res, cfg, nowMs);
+    if (isRefusal(c)) return brief(c);
+    const p = principalFromClaims(c.claims, cfg);
+    if (isRefusal(p)) return brief(p);
+    const bad = tenantRefusal(p, cfg);
+    if (bad) return brief(bad);
+    introspected.set(token, { result: p }, c.expiresAtMs ?? Number.POSITIVE_INFINITY, nowMs);
+    return p;
+  };
+
+  const viaIntrospection = async (state: IssuerState, token: string, nowMs: number): Promise<Principal | Refusal> => {
+    const cached = introspected.get(token, nowMs);
+    if (cached) return cached.result;
+    if (nowMs < heldUntilMs) {
+      return { ...refuse('GW_ERR_AUTH_INTROSPECTION_UNAVAILABLE', `introspection at ${state.config.issuer} failed moments ago`), retryAfterSeconds: Math.max(1, Math.ceil((heldUntilMs - nowMs) / 1000)) };
+    }
+    const key = credentialHash(token);
+    let p = inFlight.get(key);
+    if (!p) {
+      p = introspect(state, token, nowMs).finally(() => inFlight.delete(key));
+      inFlight.set(key, p);
+    }
+    return p;
+  };
+
+  return {
+    authenticate(token, nowMs) {
+      const opaque = o.issuers.opaqueIssuer();
+      return opaque !== undefined && !jwtShaped(token) ? viaIntrospection(opaque, token, nowMs) : viaJwt(token, nowMs);
+    },
+    stats: () => ({ jwtCached: principals.size(), introspectionCached: introspected.size(), introspectionInFlight: inFlight.size }),
+  };
+}
