@@ -54,6 +54,10 @@ export type OutcomeRecord = {
     readonly rows_out: number;
     readonly fields_masked: FilterReport['masked'];
     readonly fields_removed: FilterReport['removed'];
+    /** Object type → sorted ids of the records the client received (kept rows only). */
+    readonly records: FilterReport['ids'];
+    /** Object type → sorted names of the fields delivered with their stored value. */
+    readonly fields_delivered: FilterReport['delivered'];
   };
 };
 

@@ -43,6 +43,12 @@ export const ERRORS = {
   GW_ERR_AUTH_TOKEN_INACTIVE: { reason: 'auth.token_inactive', status: 401, title: 'Opaque token is not active (RFC 7662 introspection)' },
   GW_ERR_AUTH_INTROSPECTION_UNAVAILABLE: { reason: 'auth.introspection_unavailable', status: 503, title: 'Token introspection endpoint cannot be reached right now' },
   GW_ERR_AUTH_TENANT_NOT_ALLOWED: { reason: 'auth.tenant_not_allowed', status: 401, title: 'Token issuer may not issue tokens for this tenant' },
+  // sender-constrained tokens (RFC 9449 DPoP: WWW-Authenticate DPoP error="invalid_dpop_proof" / "invalid_token")
+  GW_ERR_AUTH_DPOP_PROOF_INVALID: { reason: 'auth.dpop_proof_invalid', status: 401, title: 'DPoP proof is missing a check (typ, alg, jwk, signature, htm, htu, iat, ath) or there is more than one' },
+  GW_ERR_AUTH_DPOP_REPLAYED: { reason: 'auth.dpop_replayed', status: 401, title: 'DPoP proof was already used (jti seen within the window)' },
+  GW_ERR_AUTH_DPOP_BINDING_MISMATCH: { reason: 'auth.dpop_binding_mismatch', status: 401, title: 'DPoP proof key does not match the token binding (cnf.jkt), or the token is not DPoP-bound' },
+  GW_ERR_AUTH_DPOP_REQUIRED: { reason: 'auth.dpop_required', status: 401, title: 'Token must be presented with the DPoP scheme and a proof' },
+  GW_ERR_AUTH_MTLS_UNSUPPORTED: { reason: 'auth.mtls_unsupported', status: 401, title: 'Certificate-bound token (RFC 8705) cannot be checked: the gateway does not terminate mutual TLS' },
 
   // resource resolution
   GW_ERR_RES_UNKNOWN_ROUTE: { reason: 'resource.unknown_route', status: 404, title: 'The adapter does not know this route' },

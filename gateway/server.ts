@@ -19,7 +19,8 @@ import { ERRORS, isRefusal, reasonsOf, refuse, type ErrorCode } from './errors.t
 import type { CanonicalRequest, Decision, Posture, Principal, Refusal, Resource, UcastCondition } from './types.ts';
 import { canonicalize } from './canonicalize.ts';
 import { DEFAULT_HEADER_POLICY, type HeaderPolicy } from './headers.ts';
-import { bearerToken, checkedToken } from './identity/bearer.ts';
+import { authorizationToken, checkedToken } from './identity/bearer.ts';
+import { boundJkt, dpopHeaderValues, requestUrl } from './identity/dpop.ts';
 import { createAuthenticator } from './identity/authenticate.ts';
 import { createPostureVerifier, type PostureResult } from './identity/posture.ts';
 import { createVerifiedCache } from './identity/verified-cache.ts';
@@ -221,25 +222,37 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
     const c = { ...q.req, clientAddress: clientAddress(request.raw.socket.remoteAddress, request.raw.headers['x-forwarded-for']) };
     st.canonical = c;
     st.upstream = upstreams.get(c.upstream);
-    let token: string | Refusal;
-    if (q.tokens.length === 0) token = bearerToken(c.headers.get('authorization'), cfg.limits.tokenBytes);
+    let token: { scheme: 'bearer' | 'dpop'; token: string } | Refusal;
+    if (q.tokens.length === 0) token = authorizationToken(c.headers.get('authorization'), cfg.limits.tokenBytes);
     else if (!cfg.proxy.allowQueryToken) return refuseAndLog(request, reply, refuse('GW_ERR_REQ_TOKEN_IN_QUERY'), 'canonicalize');
     else if (q.tokens.length > 1 || c.headers.has('authorization')) {
       // RFC 6750 §2: a client must not use more than one method (or token) per request.
       return refuseAndLog(request, reply, refuse('GW_ERR_REQ_TOKEN_IN_QUERY', 'one access token, in one place (RFC 6750 §2)'), 'canonicalize');
-    } else token = checkedToken(q.tokens[0]!, cfg.limits.tokenBytes);
+    } else {
+      const qt = checkedToken(q.tokens[0]!, cfg.limits.tokenBytes);
+      token = isRefusal(qt) ? qt : { scheme: 'bearer', token: qt };
+    }
     if (isRefusal(token)) return refuseAndLog(request, reply, token, 'authenticate');
     const nowMs = now().getTime();
-    const principal = await authenticator.authenticate(token, nowMs);
+    // DPoP (RFC 9449): the proof must name the URL the client addressed (see identity/dpop.ts).
+    const presentation = {
+      scheme: token.scheme,
+      proofs: dpopHeaderValues(request.raw.rawHeaders),
+      method: c.method,
+      url: requestUrl({ publicOrigin: cfg.proxy.publicOrigin, host: request.raw.headers.host, encrypted: (request.raw.socket as { encrypted?: boolean }).encrypted === true, rawTarget: request.raw.url ?? '' }),
+    };
+    const principal = await authenticator.authenticate(token.token, nowMs, presentation);
     if (isRefusal(principal)) return refuseAndLog(request, reply, principal, 'authenticate');
     st.principal = principal;
 
     const assertion = c.headers.get(postureHeader);
     // Cached per (subject, assertion): the same assertion presented with another token is re-checked.
-    const postureKey = assertion ? `${principal.subject}\n${assertion}` : undefined;
+    // and per DPoP key: an assertion bound to a key (cnf.jkt) holds only with a token bound to it.
+    const jkt = boundJkt(principal.claims);
+    const postureKey = assertion ? `${principal.subject}\n${jkt ?? ''}\n${assertion}` : undefined;
     let posture = postureKey ? postures.get(postureKey, nowMs) : undefined;
     if (!posture) {
-      posture = await verifyPosture(assertion, principal.subject);
+      posture = await verifyPosture(assertion, principal.subject, jkt);
       if (postureKey && posture.expiresAtMs !== undefined) postures.set(postureKey, posture, posture.expiresAtMs, nowMs);
     }
     st.posture = posture.posture;
@@ -374,6 +387,8 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
           rows_out: filtered.report.rowsOut,
           fields_masked: filtered.report.masked,
           fields_removed: filtered.report.removed,
+          records: filtered.report.ids,
+          fields_delivered: filtered.report.delivered,
         };
       }
       // Non-2xx bodies are upstream errors (parsed safely above, so well-formed JSON): they carry

@@ -119,4 +119,8 @@ export type FilterReport = {
   /** object type → sorted field names that were masked (replaced) / removed */
   readonly masked: Readonly<Record<string, readonly string[]>>;
   readonly removed: Readonly<Record<string, readonly string[]>>;
+  /** object type → sorted unique ids of the records delivered (kept rows only, children and parents included) */
+  readonly ids: Readonly<Record<string, readonly string[]>>;
+  /** object type → sorted field names delivered with their stored value (not masked, not removed; relationships and `attributes` excluded) */
+  readonly delivered: Readonly<Record<string, readonly string[]>>;
 };

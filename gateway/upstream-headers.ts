@@ -30,7 +30,11 @@ export function upstreamHeaders(a: {
   for (const [name, value] of a.req.headers) h[name] = value;
   delete h.host; // reply-from sets the upstream's host
   delete h[a.postureHeader];
-  if (!a.forwardAuthorization) delete h.authorization;
+  // The DPoP proof goes with the token: both are credentials of the caller at the gateway.
+  if (!a.forwardAuthorization) {
+    delete h.authorization;
+    delete h.dpop;
+  }
   if (a.filtered) {
     for (const name of ['range', 'if-range', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since']) delete h[name];
     h['accept-encoding'] = 'identity';

@@ -103,6 +103,8 @@ function filter(options: GenericJsonOptions, body: unknown, resource: Resource, 
   const filterOne = (r: Record<string, unknown>): Record<string, unknown> => {
     const applied = applyFieldRules(r, rules);
     report.fields(resource.object, applied.masked, applied.removed);
+    const masked = new Set(applied.masked);
+    report.delivered(resource.object, recordId(r), Object.keys(applied.record).filter((k) => !masked.has(k)));
     return applied.record;
   };
 
@@ -135,4 +137,14 @@ function filter(options: GenericJsonOptions, body: unknown, resource: Resource, 
     }
   }
   return { body: out, report: report.build() };
+}
+
+/** The record's id for the decision log: its `id` (or `Id`) field, a string or an integer. */
+function recordId(r: Record<string, unknown>): string | undefined {
+  for (const k of ['id', 'Id']) {
+    const v = r[k];
+    if (typeof v === 'string' && v !== '') return v;
+    if (typeof v === 'number' && Number.isSafeInteger(v)) return String(v);
+  }
+  return undefined;
 }

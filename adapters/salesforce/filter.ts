@@ -4,6 +4,7 @@
  * sObject record. Rows failing the row condition are dropped (top level and child subquery
  * results), field rules are applied per record by its `attributes.type`, parent relationship
  * objects get their own type's field rules, and every `totalSize` counts only what is kept.
+ * The report lists, per object type, the ids and the unmasked fields of the records delivered.
  */
 import { refuse, isRefusal } from '../../gateway/errors.ts';
 import { applyFieldRules, rulesFor } from '../../gateway/filter/fields.ts';
@@ -104,10 +105,13 @@ function filterRecord(r: Json, fallbackType: string | undefined, ctx: Ctx): Json
   if (isRefusal(type)) return type;
   const applied = applyFieldRules(r, rulesFor(ctx.fields, type, MATCH), MATCH);
   ctx.report.fields(type, applied.masked, applied.removed);
+  const maskedLower = new Set(applied.masked.map((n) => n.toLowerCase()));
+  const delivered: string[] = [];
   const out: [string, unknown][] = [];
   for (const [k, v] of Object.entries(applied.record)) {
     if (k === 'attributes' || !isObject(v)) {
       out.push([k, v]);
+      if (k !== 'attributes' && !maskedLower.has(k.toLowerCase())) delivered.push(k);
     } else if (Object.hasOwn(v, 'records')) {
       // Child records carry their own type; with no attributes we cannot pick their rules.
       const child = filterQueryResult(v, undefined, ctx, false);
@@ -119,7 +123,18 @@ function filterRecord(r: Json, fallbackType: string | undefined, ctx: Ctx): Json
       out.push([k, parent]);
     } else {
       out.push([k, v]);
+      if (!maskedLower.has(k.toLowerCase())) delivered.push(k);
     }
   }
+  ctx.report.delivered(type, recordId(r), delivered);
   return Object.fromEntries(out);
+}
+
+/** The record's id: its `Id` field, else the last segment of `attributes.url`. */
+function recordId(r: Json): string | undefined {
+  if (typeof r['Id'] === 'string' && r['Id'] !== '') return r['Id'];
+  const a = r['attributes'];
+  if (!isObject(a) || typeof a['url'] !== 'string') return undefined;
+  const last = a['url'].slice(a['url'].lastIndexOf('/') + 1);
+  return last === '' ? undefined : last;
 }

@@ -38,6 +38,8 @@ export type IssuerConfig = {
   readonly introspection?: { readonly clientId: string; readonly clientSecret: string; readonly clientSecretEnv?: string };
   /** Default false (filled at load). */
   readonly opaque?: boolean;
+  /** RFC 9449 DPoP; absent: defaults (not required, ES256/RS256/EdDSA, 60 s). */
+  readonly dpop?: { readonly required: boolean; readonly algorithms: readonly Algorithm[]; readonly maxAgeSeconds: number };
   readonly claims: { readonly tenant: string; readonly regions: string; readonly roles: string; readonly clearance: string };
 };
 
@@ -87,6 +89,8 @@ export type Config = {
     readonly headerStripPrefixes: readonly string[];
     readonly allowQueryToken: boolean;
     readonly trustedProxies: readonly string[];
+    /** The origin clients address (e.g. behind a TLS-terminating proxy); DPoP `htu` is compared with it. */
+    readonly publicOrigin?: string;
   };
 };
 

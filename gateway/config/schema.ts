@@ -93,6 +93,18 @@ export const configSchema = {
           },
           /** This issuer introspects bearer tokens that are not JWS-shaped (needed when several issuers have `introspection`). */
           opaque: { type: 'boolean', default: false },
+          /** RFC 9449 DPoP proofs for this issuer's DPoP-bound tokens (cnf.jkt). */
+          dpop: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              /** Every token of this issuer must be DPoP-bound and presented with a proof. */
+              required: { type: 'boolean', default: false },
+              algorithms: { type: 'array', items: { enum: asymmetricAlgs }, minItems: 1, uniqueItems: true, default: ['ES256', 'RS256', 'EdDSA'] },
+              /** Oldest proof accepted (its iat), plus the issuer's clock tolerance; also how long a jti is remembered. */
+              maxAgeSeconds: { type: 'integer', minimum: 1, maximum: 600, default: 60 }, // 1 minute
+            },
+          },
           claims: {
             type: 'object',
             additionalProperties: false,
@@ -202,6 +214,8 @@ export const configSchema = {
         allowQueryToken: { type: 'boolean', default: false },
         /** Peers (CIDR or address) whose X-Forwarded-For names the client; from anyone else it is ignored. */
         trustedProxies: { type: 'array', items: { type: 'string', pattern: '^[0-9A-Fa-f:.]+(/[0-9]{1,3})?$' }, uniqueItems: true, default: [] },
+        /** The origin clients address the gateway by (`https://crm-gw.example.com`), e.g. behind a TLS-terminating proxy: DPoP `htu` is checked against it instead of the Host header. */
+        publicOrigin: { type: 'string', pattern: '^https?://[^\\s/?#@]+$' },
       },
     },
   },

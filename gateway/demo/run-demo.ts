@@ -4,6 +4,7 @@
  * config, Wasm policy bundle, decision log), writes var/demo/state.json for `npm run token`,
  * and prints ready-to-paste curl commands for each persona.
  */
+import { existsSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { validateConfig } from '../config/load.ts';
@@ -15,6 +16,14 @@ import { personaCommands, DEMO_ROUTE_PREFIX } from './print-commands.ts';
 import { DEFAULT_KEY_FILE, DEFAULT_STATE_FILE, writeDemoState } from './state.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The ready-to-paste replay, explain (and query, when that verb exists) lines for the demo's trail. */
+export function auditCommands(logRoot: string, withQuery: boolean): string {
+  let s = `Re-evaluate every decision against the policy bundle that made it (expect 0 mismatches):\n  npm run audit -- replay ${logRoot}\n`;
+  s += `Explain one decision in words (paste an x-decision-id from an answer):\n  npm run audit -- explain ${logRoot} <decision-id>\n`;
+  if (withQuery) s += `Ask the trail in SQL:\n  npm run audit -- query ${logRoot} "SELECT reason, count(*) FROM denials GROUP BY 1"\n`;
+  return s;
+}
 
 export async function runDemo(): Promise<{ close(): Promise<void> }> {
   const keyFile = join(root, DEFAULT_KEY_FILE);
@@ -52,7 +61,10 @@ export async function runDemo(): Promise<{ close(): Promise<void> }> {
   out.write('`npm run token -- --persona NAME` prints fresh ones):\n\n');
   out.write(personaCommands({ issuer: issuer.issuer, audience: issuer.audience, gatewayUrl: gw.url, keyFile }, tokens));
   out.write(`\nEvery answer carries an x-decision-id header; find its record with:\n  grep <decision-id> ${gw.decisionLog.file}\n`);
-  out.write(`After a few requests, check the trail's hash chain and signed checkpoints:\n  npm run audit -- verify ${relative(root, dirname(gw.decisionLog.instanceDir)) || '.'}\n\nCtrl-C stops the demo.\n`);
+  const logRoot = relative(root, dirname(gw.decisionLog.instanceDir)) || '.';
+  out.write(`After a few requests, check the trail's hash chain and signed checkpoints:\n  npm run audit -- verify ${logRoot}\n`);
+  out.write(auditCommands(logRoot, existsSync(join(root, 'audit', 'query.ts'))));
+  out.write('\nCtrl-C stops the demo.\n');
 
   return {
     async close() {

@@ -1,6 +1,7 @@
 /**
  * Collects what a response filter did into a FilterReport (rows in/out, fields masked and
- * removed per object type) for the decision log's outcome record.
+ * removed per object type, and the ids and fields of the records delivered) for the decision
+ * log's outcome record.
  */
 import type { FilterReport } from '../types.ts';
 
@@ -9,6 +10,11 @@ export type ReportBuilder = {
   row(kept: boolean): void;
   /** Record fields masked/removed on a record of `objectType`. */
   fields(objectType: string, masked: readonly string[], removed: readonly string[]): void;
+  /**
+   * Record one record delivered to the client: its id (when it has one) and the fields whose
+   * stored value it carries (not masked, not removed).
+   */
+  delivered(objectType: string, id: string | undefined, fields: readonly string[]): void;
   build(): FilterReport;
 };
 
@@ -17,6 +23,8 @@ export function createReportBuilder(): ReportBuilder {
   let rowsOut = 0;
   const masked = new Map<string, Set<string>>();
   const removed = new Map<string, Set<string>>();
+  const ids = new Map<string, Set<string>>();
+  const delivered = new Map<string, Set<string>>();
   const add = (into: Map<string, Set<string>>, type: string, names: readonly string[]): void => {
     if (names.length === 0) return;
     let set = into.get(type);
@@ -35,6 +43,10 @@ export function createReportBuilder(): ReportBuilder {
       add(masked, objectType, m);
       add(removed, objectType, r);
     },
-    build: () => ({ rowsIn, rowsOut, masked: freeze(masked), removed: freeze(removed) }),
+    delivered(objectType, id, f) {
+      if (id !== undefined) add(ids, objectType, [id]);
+      add(delivered, objectType, f);
+    },
+    build: () => ({ rowsIn, rowsOut, masked: freeze(masked), removed: freeze(removed), ids: freeze(ids), delivered: freeze(delivered) }),
   };
 }

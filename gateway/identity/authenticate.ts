@@ -15,8 +15,12 @@
  *   against the IdP.
  * - anything else without such an issuer → the JWT path, which refuses it as malformed.
  *
- * Last, for both: `issuers[].tenants`, when set, must list the token's tenant (an IdP of tenant A
+ * Then, for both: `issuers[].tenants`, when set, must list the token's tenant (an IdP of tenant A
  * cannot mint tokens for tenant B).
+ *
+ * Last, on every request, cached or not: the sender constraint (dpop.ts). A DPoP-bound token
+ * needs a fresh valid proof each time (only the token's signature check is cached, never a
+ * proof), a DPoP-bound token presented as Bearer is refused, and mTLS-bound tokens are refused.
  */
 import { isRefusal, refuse } from '../errors.ts';
 import type { Principal, Refusal } from '../types.ts';
@@ -27,6 +31,7 @@ import { verifyJwt } from './verify.ts';
 import { principalFromClaims } from './principal.ts';
 import { claimsOfIntrospection } from './introspect.ts';
 import { createVerifiedCache, credentialHash } from './verified-cache.ts';
+import { createDpopChecker, PLAIN_BEARER, type Presentation } from './dpop.ts';
 
 /** After a failed introspection request, uncached opaque tokens are refused without asking for this long. */
 export const OUTAGE_HOLD_MS = 1_000; // 1 second, also the Retry-After
@@ -42,8 +47,9 @@ export type AuthenticatorOptions = {
 };
 
 export type Authenticator = {
-  authenticate(token: string, nowMs: number): Promise<Principal | Refusal>;
-  stats(): { readonly jwtCached: number; readonly introspectionCached: number; readonly introspectionInFlight: number };
+  /** `presentation`: how the token came (scheme, DPoP proofs, request); absent = a plain Bearer token without proof. */
+  authenticate(token: string, nowMs: number, presentation?: Presentation): Promise<Principal | Refusal>;
+  stats(): { readonly jwtCached: number; readonly introspectionCached: number; readonly introspectionInFlight: number; readonly dpopReplayEntries: number };
 };
 
 type Introspected = { readonly result: Principal | Refusal };
@@ -63,24 +69,32 @@ function jwtShaped(token: string): boolean {
 
 export function createAuthenticator(o: AuthenticatorOptions): Authenticator {
   // A cached principal is honoured only while the key that verified its token is still published.
-  const principals = createVerifiedCache<{ principal: Principal; key: KeyRef; keySet: KeySet }>({ max: o.cacheEntries, maxTtlMs: o.verifiedCacheMs });
+  const principals = createVerifiedCache<{ principal: Principal; issuer: IssuerConfig; key: KeyRef; keySet: KeySet }>({ max: o.cacheEntries, maxTtlMs: o.verifiedCacheMs });
+  const dpop = createDpopChecker();
   const introspected = createVerifiedCache<Introspected>({ max: o.cacheEntries, maxTtlMs: o.introspectionCacheMs });
   const inFlight = new Map<string, Promise<Principal | Refusal>>();
   let heldUntilMs = 0;
 
   const holds = (e: { key: KeyRef; keySet: KeySet }) => e.keySet.holds(e.key);
 
-  const viaJwt = async (token: string, nowMs: number): Promise<Principal | Refusal> => {
+  /** The sender constraint, checked on every request (cache hit or not). */
+  const constrained = async (p: Principal, issuer: IssuerConfig, token: string, presentation: Presentation, nowMs: number): Promise<Principal | Refusal> => {
+    // The common case, a plain bearer token without cnf and no proof: nothing to check.
+    if (p.claims.cnf === undefined && presentation.scheme === 'bearer' && presentation.proofs.length === 0 && issuer.dpop?.required !== true) return p;
+    return (await dpop.check({ claims: p.claims, issuer, accessToken: token, presentation, nowMs })) ?? p;
+  };
+
+  const viaJwt = async (token: string, nowMs: number, presentation: Presentation): Promise<Principal | Refusal> => {
     const cached = principals.get(token, nowMs, holds);
-    if (cached) return cached.principal;
+    if (cached) return constrained(cached.principal, cached.issuer, token, presentation, nowMs);
     const verified = await verifyJwt(token, o.issuers);
     if (isRefusal(verified)) return verified;
     const p = principalFromClaims(verified.claims, verified.issuer);
     if (isRefusal(p)) return p;
     const bad = tenantRefusal(p, verified.issuer);
     if (bad) return bad;
-    principals.set(token, { principal: p, key: verified.key, keySet: verified.keySet }, Number(verified.claims.exp) * 1000, nowMs);
-    return p;
+    principals.set(token, { principal: p, issuer: verified.issuer, key: verified.key, keySet: verified.keySet }, Number(verified.claims.exp) * 1000, nowMs);
+    return constrained(p, verified.issuer, token, presentation, nowMs);
   };
 
   const introspect = async (state: IssuerState, token: string, nowMs: number): Promise<Principal | Refusal> => {
@@ -107,7 +121,15 @@ export function createAuthenticator(o: AuthenticatorOptions): Authenticator {
     return p;
   };
 
-  const viaIntrospection = async (state: IssuerState, token: string, nowMs: number): Promise<Principal | Refusal> => {
+  // Introspected tokens are never DPoP-bound (claimsOfIntrospection refuses cnf), but a proof or
+  // the DPoP scheme with one, or an issuer with dpop.required, must still be refused.
+  const introspectedConstrained = async (r: Principal | Refusal, state: IssuerState, token: string, presentation: Presentation, nowMs: number) =>
+    isRefusal(r) ? r : constrained(r, state.config, token, presentation, nowMs);
+
+  const viaIntrospection = async (state: IssuerState, token: string, nowMs: number, presentation: Presentation): Promise<Principal | Refusal> =>
+    introspectedConstrained(await introspectOnce(state, token, nowMs), state, token, presentation, nowMs);
+
+  const introspectOnce = async (state: IssuerState, token: string, nowMs: number): Promise<Principal | Refusal> => {
     const cached = introspected.get(token, nowMs);
     if (cached) return cached.result;
     if (nowMs < heldUntilMs) {
@@ -123,10 +145,10 @@ export function createAuthenticator(o: AuthenticatorOptions): Authenticator {
   };
 
   return {
-    authenticate(token, nowMs) {
+    authenticate(token, nowMs, presentation = PLAIN_BEARER) {
       const opaque = o.issuers.opaqueIssuer();
-      return opaque !== undefined && !jwtShaped(token) ? viaIntrospection(opaque, token, nowMs) : viaJwt(token, nowMs);
+      return opaque !== undefined && !jwtShaped(token) ? viaIntrospection(opaque, token, nowMs, presentation) : viaJwt(token, nowMs, presentation);
     },
-    stats: () => ({ jwtCached: principals.size(), introspectionCached: introspected.size(), introspectionInFlight: inFlight.size }),
+    stats: () => ({ jwtCached: principals.size(), introspectionCached: introspected.size(), introspectionInFlight: inFlight.size, dpopReplayEntries: dpop.replayEntries() }),
   };
 }

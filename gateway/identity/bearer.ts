@@ -19,6 +19,19 @@ export function bearerToken(authorization: string | undefined, maxBytes: number)
 }
 
 /**
+ * The access token and its scheme from the Authorization header: `Bearer <token>` (RFC 6750) or
+ * `DPoP <token>` (RFC 9449 §7.1); schemes are case-insensitive (RFC 9110 §11.1).
+ */
+export function authorizationToken(authorization: string | undefined, maxBytes: number): { scheme: 'bearer' | 'dpop'; token: string } | Refusal {
+  if (authorization === undefined || authorization === '') return refuse('GW_ERR_AUTH_TOKEN_MISSING');
+  const m = /^(Bearer|DPoP) +(\S+)$/i.exec(authorization);
+  if (!m) return refuse('GW_ERR_AUTH_TOKEN_MALFORMED', 'Authorization must be "Bearer <token>" or "DPoP <token>" (one token)');
+  const token = checkedToken(m[2]!, maxBytes);
+  if (typeof token !== 'string') return token;
+  return { scheme: m[1]!.toLowerCase() === 'dpop' ? 'dpop' : 'bearer', token };
+}
+
+/**
  * The token's size and alphabet. Too long is 431 (RFC 6585: a header field too large), not 401:
  * the request is refused for its size before the token is read, and clients and dashboards must
  * tell an oversized header from a bad credential.

@@ -68,8 +68,8 @@ const SIGNATURE = /^[A-Za-z0-9_-]*$/;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const CLAIMS_DEPTH = 32;
 
-/** A base64url segment → a JSON object, refusing anything two parsers could read differently. */
-function decodeSegment(segment: string, what: 'header' | 'payload'): Record<string, unknown> | Refusal {
+/** A base64url segment → a JSON object, refusing anything two parsers could read differently (also used for DPoP proofs). */
+export function decodeSegment(segment: string, what: 'header' | 'payload'): Record<string, unknown> | Refusal {
   let text: string;
   try {
     text = utf8.decode(Buffer.from(segment, 'base64url'));

@@ -7,7 +7,8 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { formatReport, missingBundles, replayLog } from '../../../audit/replay.ts';
 import { validateConfig } from '../../../gateway/config/load.ts';
 import { startGateway, type RunningGateway } from '../../../gateway/start.ts';
 import { startDemoCrm, type DemoCrm } from '../../../gateway/demo/crm-upstream.ts';
@@ -43,6 +44,8 @@ export type HarnessOptions = {
   issuerOptions?: Record<string, unknown>;
   config?: (raw: Record<string, unknown>) => void;
   now?: () => Date;
+  /** Replay the trail when closing and fail on a mismatch or missing bundle (default true). */
+  replayOnClose?: boolean;
 };
 
 export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
@@ -115,10 +118,16 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     },
     async close() {
       await gw.close();
+      // Issue 4 §7: every decision the gateway wrote in an integration test replays to the same
+      // result and reasons against its archived bundle; a mismatch fails the test that closes.
+      const replay = o.replayOnClose === false ? undefined : await replayLog(dirname(gw.decisionLog.instanceDir));
       await crm.close();
       await dev.close();
       await idp.close();
       await rm(logDir, { recursive: true, force: true });
+      if (replay && (replay.mismatches.length > 0 || missingBundles(replay).length > 0)) {
+        throw new Error(`replay of the trail failed:\n${formatReport(replay, 'trail').join('\n')}`);
+      }
     },
   };
 }

@@ -82,7 +82,7 @@ t.test('filter a list at a pointer, recompute the count', async (t) => {
   };
   const r = ok(adapter.filter(body, res('Contact', 'list'), ob));
   t.strictSame(r.body, { total: 1, page: 1, data: [{ id: 1, tenant_id: 'acme', email: '***' }] });
-  t.strictSame(r.report, { rowsIn: 3, rowsOut: 1, masked: { Contact: ['email'] }, removed: { Contact: ['ssn'] } });
+  t.strictSame(r.report, { rowsIn: 3, rowsOut: 1, masked: { Contact: ['email'] }, removed: { Contact: ['ssn'] }, ids: { Contact: ['1'] }, delivered: { Contact: ['id', 'tenant_id'] } });
   t.equal(body.data.length, 3, 'input not modified');
 
   const noCount = ok(adapter.filter({ data: [] }, res('Contact', 'list'), ob));
@@ -92,12 +92,14 @@ t.test('filter a list at a pointer, recompute the count', async (t) => {
 t.test('filter a top-level array', async (t) => {
   const r = ok(adapter.filter([{ tenant_id: 'acme' }, { tenant_id: 'evil' }], res('Account', 'list'), ob));
   t.strictSame(r.body, [{ tenant_id: 'acme' }]);
-  t.strictSame(r.report, { rowsIn: 2, rowsOut: 1, masked: {}, removed: {} });
+  t.strictSame(r.report, { rowsIn: 2, rowsOut: 1, masked: {}, removed: {}, ids: {}, delivered: { Account: ['tenant_id'] } }, 'a record without id: fields, no id');
 });
 
 t.test('filter a single record', async (t) => {
   const r = ok(adapter.filter({ id: 42, tenant_id: 'acme', ssn: '1' }, res('Contact', 'read', '42'), ob));
   t.strictSame(r.body, { id: 42, tenant_id: 'acme' });
+  t.strictSame(r.report.ids, { Contact: ['42'] }, 'a numeric id is logged as its decimal string');
+  t.strictSame(r.report.delivered, { Contact: ['id', 'tenant_id'] });
   const hidden = adapter.filter({ id: 42, tenant_id: 'evil' }, res('Contact', 'read', '42'), ob);
   t.equal(isRefusal(hidden) ? hidden.code : 'kept', 'GW_ERR_RES_RECORD_HIDDEN');
   const me = adapter.filter({ id: 1 }, res('User', 'list'), ob);

@@ -41,7 +41,10 @@ t.test('query result: rows dropped, fields ruled, totalSize recomputed, attribut
     done: true,
     records: [{ attributes: attrs('Contact', '1'), Id: '1', Tenant__c: 'acme', Email: '***' }],
   });
-  t.strictSame(r.report, { rowsIn: 3, rowsOut: 1, masked: { Contact: ['Email'] }, removed: { Contact: ['SSN__c'] } });
+  t.strictSame(r.report, {
+    rowsIn: 3, rowsOut: 1, masked: { Contact: ['Email'] }, removed: { Contact: ['SSN__c'] },
+    ids: { Contact: ['1'] }, delivered: { Contact: ['Id', 'Tenant__c'] },
+  }, 'ids and delivered fields: kept rows only, masked and removed fields not delivered');
   t.equal(body.records.length, 3, 'input not modified');
   t.equal(body.totalSize, 3, 'input not modified');
 });
@@ -50,7 +53,7 @@ t.test('no obligations: everything kept, totalSize still counts the records', as
   const body = { totalSize: 99, done: true, records: [{ attributes: attrs('Contact', '1'), Id: '1' }] };
   const r = ok(sf.filter(body, list, {}));
   t.strictSame(r.body, { totalSize: 1, done: true, records: [{ attributes: attrs('Contact', '1'), Id: '1' }] });
-  t.strictSame(r.report, { rowsIn: 1, rowsOut: 1, masked: {}, removed: {} });
+  t.strictSame(r.report, { rowsIn: 1, rowsOut: 1, masked: {}, removed: {}, ids: { Contact: ['1'] }, delivered: { Contact: ['Id'] } });
 });
 
 t.test('paged result (done=false): this page counted, nextRecordsUrl kept', async (t) => {
@@ -116,7 +119,9 @@ t.test('child subqueries: same row condition, their own field rules, their total
     rowsOut: 1,
     masked: { Contact: ['Email'] },
     removed: { Account: ['AnnualRevenue'], Contact: ['SSN__c'] },
-  }, 'child rows are not counted in rowsIn/rowsOut');
+    ids: { Account: ['A1'], Contact: ['C1'] },
+    delivered: { Account: ['Opportunities', 'Tenant__c'], Contact: ['Tenant__c'] },
+  }, 'child rows are not counted in rowsIn/rowsOut; kept children are delivered records (ids from attributes.url)');
 });
 
 t.test('nested children of children are filtered too', async (t) => {
@@ -159,6 +164,8 @@ t.test('parent relationship objects get their own type\'s field rules', async (t
   });
   t.strictSame(r.report.masked, { Contact: ['Email'], User: ['Name'] });
   t.strictSame(r.report.removed, { Account: ['AnnualRevenue'] });
+  t.strictSame(r.report.ids, { Account: ['A1'], Contact: ['C1'], User: ['U1'] }, 'parent records delivered are listed under their type');
+  t.strictSame(r.report.delivered, { Account: ['Name'], Contact: ['MailingAddress', 'Tenant__c'] }, 'relationships are not fields; compound fields are');
 });
 
 t.test('field rules follow attributes.type; without attributes the resource object', async (t) => {
@@ -180,7 +187,7 @@ t.test('single record read', async (t) => {
   const rec = { attributes: attrs('Contact', '1'), Id: '1', Tenant__c: 'acme', SSN__c: '1', Email: 'a@x' };
   const r = ok(sf.filter(rec, read, ob));
   t.strictSame(r.body, { attributes: attrs('Contact', '1'), Id: '1', Tenant__c: 'acme', Email: '***' });
-  t.strictSame(r.report, { rowsIn: 1, rowsOut: 1, masked: { Contact: ['Email'] }, removed: { Contact: ['SSN__c'] } });
+  t.strictSame(r.report, { rowsIn: 1, rowsOut: 1, masked: { Contact: ['Email'] }, removed: { Contact: ['SSN__c'] }, ids: { Contact: ['1'] }, delivered: { Contact: ['Id', 'Tenant__c'] } });
 
   for (const [name, hidden] of [['other tenant', { ...rec, Tenant__c: 'evil' }], ['tenant field not selected', { attributes: attrs('Contact', '1'), Id: '1' }]] as const) {
     const h = sf.filter(hidden, read, ob);
@@ -222,7 +229,7 @@ t.test('writes are not filtered', async (t) => {
   const body = { id: '003000000000001AAA', success: true, errors: [] };
   const r = ok(sf.filter(body, { adapter: 'salesforce', object: 'Contact', action: 'create', filtered: false }, ob));
   t.equal(r.body, body);
-  t.strictSame(r.report, { rowsIn: 0, rowsOut: 0, masked: {}, removed: {} });
+  t.strictSame(r.report, { rowsIn: 0, rowsOut: 0, masked: {}, removed: {}, ids: {}, delivered: {} });
 });
 
 t.test('big numbers survive filtering byte for byte', async (t) => {

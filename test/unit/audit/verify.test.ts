@@ -209,7 +209,7 @@ t.test('a folder of instances; usage errors exit 2', async (t) => {
   t.match(r.out[0], /^ok: 2 instances, \d+ segments, 8 records, \d+ checkpoints verified \(gw-a seq 1–5, gw-b seq 1–3\)$/);
   t.equal((await cli('verify', join(dir, 'nope'))).code, 2);
   t.equal((await cli('verify')).code, 2);
-  t.equal((await cli('replay', dir)).code, 2);
+  t.equal((await cli('frobnicate', dir)).code, 2, 'an unknown verb');
   t.equal((await cli('verify', dir, '--public-key')).code, 2);
   const empty = await tempDir(t);
   const e = await cli('verify', empty);

@@ -84,7 +84,14 @@ t.test('report: sorted unique names per type, sorted types', async (t) => {
   r.fields('Contact', ['Email', 'Phone'], []);
   r.fields('Account', [], ['AnnualRevenue']);
   r.fields('Lead', [], []);
+  r.delivered('Contact', '003B', ['Name', 'Id']);
+  r.delivered('Contact', '003A', ['Id']);
+  r.delivered('Contact', '003A', ['Id']);
+  r.delivered('Account', undefined, ['Name']);
   const rep = r.build();
-  t.same(rep, { rowsIn: 3, rowsOut: 2, masked: { Contact: ['Email', 'Phone'] }, removed: { Account: ['AnnualRevenue'], Contact: ['SSN__c'] } });
+  t.same(rep, {
+    rowsIn: 3, rowsOut: 2, masked: { Contact: ['Email', 'Phone'] }, removed: { Account: ['AnnualRevenue'], Contact: ['SSN__c'] },
+    ids: { Contact: ['003A', '003B'] }, delivered: { Account: ['Name'], Contact: ['Id', 'Name'] },
+  });
   t.same(Object.keys(rep.removed), ['Account', 'Contact']);
 });
