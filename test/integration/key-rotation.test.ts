@@ -42,6 +42,7 @@ t.test('dev issuer: a new key is accepted after one refetch; a retired key stops
 
   const rotated = await h.dev.rotate();
   const after = await userToken();
+  await pause(COOLDOWN_MS + 50); // past the cooldown since the gateway's last fetch (at start)
   t.equal((await answer(contacts, after)).status, 200, 'new kid accepted');
   t.equal(h.dev.stats().jwks - fetches, 1, 'after exactly one refetch');
   t.equal((await answer(contacts, before)).status, 200, 'the original key is still published: its token still works');
@@ -81,6 +82,9 @@ t.test('oidc-provider: rotation, an outage past the maximum staleness, recovery,
   const fetches = h.idp.stats().jwks;
   await h.idp.rotate();
   const rotatedToken = await h.idp.token('quote-bot');
+  // The gateway fetched this issuer's keys moments ago (at start, or for the token above): an
+  // unknown kid triggers a refetch only once the cooldown since that fetch has passed.
+  await pause(COOLDOWN_MS + 50);
   t.not(rotatedToken.split('.')[0], idpToken.split('.')[0], 'signed under the new kid');
   t.equal((await answer(opportunities, rotatedToken)).status, 200, 'new key accepted');
   t.equal(h.idp.stats().jwks - fetches, 1, 'after one refetch');
