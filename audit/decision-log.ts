@@ -6,9 +6,13 @@
  * (audit/checkpoint.ts).
  *
  * Writes are batched (group commit): records that arrive while a write is in flight go out
- * together in the next single write (+ one fdatasync when `fsync` is on), and every caller waits
- * for its own batch. A failed write rejects every caller of that batch, so the request is refused
- * (fail closed) instead of being answered without its record.
+ * together in the next single write, and every caller waits for its own batch. Durability modes:
+ *  - `fsync` (default): one write + one fdatasync per batch; a caller resolves after both;
+ *  - `batch`: writes go out as above, fdatasync runs at most every `batchIntervalMs`; a caller
+ *    resolves after the sync that covers its bytes (fewer syncs, a little more waiting);
+ *  - `none`: no sync until a segment is sealed (benchmarks only: a crash can lose answered records).
+ * A failed write (or sync) rejects every caller it covers, so the request is refused (fail
+ * closed) instead of being answered without its record.
  *
  * The chain is extended when a record is appended (canonical JSON and hashing run while the
  * previous batch is being synced, not after it); when a batch fails, the records queued behind it
@@ -21,13 +25,19 @@ import { GENESIS, chainedLine, checkpointName, hashLine, instanceFolder, segment
 import { loadCheckpointKey, signCheckpoint, syncDir, writeFileDurably, type CheckpointBody, type CheckpointKey } from './checkpoint.ts';
 import { listInstance, readRange, scanTail } from './segments.ts';
 import type { Labels, LogRecord, RecoveryRecord } from './event.ts';
+import type { ShipStatus } from './ship.ts';
 
 export { canonicalLine } from './chain.ts';
 
 export type DecisionLogOptions = {
   /** The log root; this instance writes to `<dir>/<instance folder>/`. */
   readonly dir: string;
-  readonly fsync: boolean;
+  /** Default `fsync`. */
+  readonly durability?: Durability;
+  /** `batch` mode: at most one fdatasync per this many ms (default 10). */
+  readonly batchIntervalMs?: number;
+  /** Deprecated alias: true = `fsync`, false = `none`; `durability` wins when both are given. */
+  readonly fsync?: boolean;
   readonly instanceId: string;
   /** A segment is closed before a batch would take it past this size (bytes); default 64 MiB. */
   readonly segmentBytes?: number;
@@ -41,16 +51,39 @@ export type DecisionLogOptions = {
   readonly now?: () => number;
   /** The one write of a batch, replaceable to inject faults in tests. */
   readonly write?: (fh: FileHandle, data: Buffer) => Promise<unknown>;
+  /** The fdatasync of a batch, replaceable to inject faults in tests. */
+  readonly sync?: (fh: FileHandle) => Promise<unknown>;
+  /**
+   * Gets the lines of every batch once it is durable (per the mode), in chain order, e.g. the
+   * shipper (audit/ship.ts). `enqueue` must not block; an exception is ignored (the local trail
+   * is the system of record). Its status shows in `status().ship`; it is closed after the log.
+   */
+  readonly ship?: LogSink;
 };
+
+export type LogSink = {
+  enqueue(lines: readonly string[]): void;
+  status(): ShipStatus;
+  close(): Promise<void>;
+};
+
+
+export type Durability = 'fsync' | 'batch' | 'none';
+export const DURABILITY_MODES: readonly Durability[] = ['fsync', 'batch', 'none'];
 
 export type DecisionLogStatus = {
   /** The current segment. */
   file: string;
+  /** Records written (and synced, per the mode). */
   written: number;
+  /** Records that could not be written: their requests were refused. */
   failed: number;
   healthy: boolean;
+  durability: Durability;
   /** seq of the last record on disk (0: none yet). */
   seq: number;
+  /** Shipping to a decision-log service, when configured. */
+  ship?: ShipStatus;
 };
 
 export type DecisionLog = {
@@ -75,12 +108,18 @@ type Segment = { name: string; path: string; firstSeq: number; fh: FileHandle; s
 
 export async function openDecisionLog(o: DecisionLogOptions): Promise<DecisionLog> {
   const now = o.now ?? Date.now;
+  const durability: Durability = o.durability ?? (o.fsync === false ? 'none' : 'fsync');
+  const batchIntervalMs = o.batchIntervalMs ?? 10;
+  const datasync = o.sync ?? ((fh: FileHandle) => fh.datasync());
   const segmentBytes = o.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
   const maxAgeMs = o.segmentMaxAgeMs ?? DEFAULT_SEGMENT_MAX_AGE_MS;
   const instanceDir = join(o.dir, instanceFolder(o.instanceId));
   await mkdir(instanceDir, { recursive: true, mode: 0o750 });
   const key = await loadCheckpointKey(instanceDir, o.checkpointKey);
   const warnings: string[] = key.warning !== undefined ? [key.warning] : [];
+  if (durability === 'none') {
+    warnings.push('decisionLog.durability is "none": records are not synced to disk, a crash or power loss can lose records of answered requests. For benchmarks only, never in production.');
+  }
 
   // Where the chain continues: the last intact line of the last segment.
   const { segments, checkpointed } = await listInstance(instanceDir);
@@ -150,7 +189,7 @@ export async function openDecisionLog(o: DecisionLogOptions): Promise<DecisionLo
     const path = join(instanceDir, name);
     // 'ax': a segment is never reopened; a name clash is an error, not an interleaving.
     const fh = await open(path, 'ax', 0o640);
-    if (o.fsync) await syncDir(instanceDir);
+    if (durability !== 'none') await syncDir(instanceDir);
     return { name, path, firstSeq, fh, size: 0, lines: 0, firstLineAt: 0, headHash: '' };
   }
 
@@ -161,7 +200,7 @@ export async function openDecisionLog(o: DecisionLogOptions): Promise<DecisionLo
       await unlink(s.path);
       return;
     }
-    if (!o.fsync) await s.fh.datasync(); // the checkpoint vouches for bytes that must be on disk
+    if (durability !== 'fsync') await s.fh.datasync(); // the checkpoint vouches for bytes that must be on disk
     await writeCheckpoint(instanceDir, key, {
       v: 1,
       instance_id: o.instanceId,
@@ -209,7 +248,7 @@ export async function openDecisionLog(o: DecisionLogOptions): Promise<DecisionLo
       const s = seg;
       cutBeforeNextWrite = true; // until the bytes are known to be written (and synced)
       await (o.write ?? writeAll)(s.fh, data);
-      if (o.fsync) await s.fh.datasync();
+      if (durability === 'fsync') await datasync(s.fh);
       cutBeforeNextWrite = false;
       if (s.lines === 0) s.firstLineAt = now();
       s.size += data.length;
@@ -217,9 +256,16 @@ export async function openDecisionLog(o: DecisionLogOptions): Promise<DecisionLo
       const last = batch[batch.length - 1]!;
       s.headHash = last.hash;
       durable = { seq: last.seq, hash: last.hash };
-      written += batch.length;
-      healthy = true;
-      for (const p of batch) p.resolve();
+      if (durability === 'batch') {
+        // Written, not yet synced: the callers wait for the sync that covers these bytes.
+        unsynced.push({ fh: s.fh, batch });
+        scheduleSync();
+      } else {
+        written += batch.length;
+        healthy = true;
+        for (const p of batch) p.resolve();
+        notify(batch);
+      }
     } catch (err) {
       failed += batch.length;
       healthy = false;
@@ -231,8 +277,69 @@ export async function openDecisionLog(o: DecisionLogOptions): Promise<DecisionLo
     }
   };
 
+  const notify = (batch: readonly Pending[]): void => {
+    if (!o.ship) return;
+    try {
+      o.ship.enqueue(batch.map((p) => p.line));
+    } catch {
+      // shipping is best effort; the local trail is the system of record
+    }
+  };
+
+  // ---- batch mode: deferred fdatasync --------------------------------------------------------
+  // Batches written but not yet synced, with the file they went to (a rotation syncs them first).
+  let unsynced: { fh: FileHandle; batch: Pending[] }[] = [];
+  let syncChain: Promise<void> = Promise.resolve();
+  let syncTimer: ReturnType<typeof setTimeout> | undefined;
+  let lastSyncAt = -Infinity;
+  let syncing = false;
+
+  /** Sync everything written so far and answer its callers (serialized: one sync at a time). */
+  const syncUnsynced = (): Promise<void> => {
+    syncChain = syncChain.then(async () => {
+      const items = unsynced;
+      unsynced = [];
+      if (items.length === 0) return;
+      const batches = items.map((i) => i.batch);
+      syncing = true;
+      lastSyncAt = performance.now(); // syncs start at least batchIntervalMs apart
+      try {
+        for (const fh of new Set(items.map((i) => i.fh))) await datasync(fh);
+        healthy = true;
+        for (const b of batches) {
+          written += b.length;
+          for (const p of b) p.resolve();
+          notify(b);
+        }
+      } catch (err) {
+        // The bytes are in the file (the chain holds) but not known durable: their callers are
+        // refused, which leaves records without answers, never answers without records.
+        healthy = false;
+        for (const b of batches) {
+          failed += b.length;
+          for (const p of b) p.reject(err as Error);
+        }
+      } finally {
+        syncing = false;
+        // Batches written while this sync ran wait for the next one.
+        if (unsynced.length > 0) scheduleSync();
+      }
+    });
+    return syncChain;
+  };
+
+  const scheduleSync = (): void => {
+    if (syncTimer || syncing) return;
+    const wait = Math.max(0, lastSyncAt + batchIntervalMs - performance.now());
+    syncTimer = setTimeout(() => {
+      syncTimer = undefined;
+      void syncUnsynced();
+    }, wait);
+  };
+
   /** Close the current segment and open the next, which starts at `nextSeq`. */
   async function rotate(nextSeq: number): Promise<void> {
+    await syncUnsynced();
     await sealSegment(seg!);
     seg = undefined;
     seg = await createSegment(nextSeq);
@@ -296,15 +403,22 @@ export async function openDecisionLog(o: DecisionLogOptions): Promise<DecisionLo
         closed = true;
         clearInterval(ageTimer);
         while (writing || queue.length > 0) await new Promise((r) => setTimeout(r, 5));
+        if (syncTimer) clearTimeout(syncTimer);
+        syncTimer = undefined;
+        await syncUnsynced();
         const s = seg;
         seg = undefined;
-        if (!s) return;
-        if (cutBeforeNextWrite) await s.fh.truncate(s.size);
-        await sealSegment(s);
+        if (!s) return void (await o.ship?.close());
+        try {
+          if (cutBeforeNextWrite) await s.fh.truncate(s.size);
+          await sealSegment(s);
+        } finally {
+          await o.ship?.close();
+        }
       })();
       return closing;
     },
-    status: () => ({ file: currentFile, written, failed, healthy, seq: durable.seq }),
+    status: () => ({ file: currentFile, written, failed, healthy, durability, seq: durable.seq, ...(o.ship ? { ship: o.ship.status() } : {}) }),
   };
 }
 

@@ -32,8 +32,15 @@ export type DecisionRecord = {
    * for a write to another tenant's record: the client must not learn that the record exists).
    */
   readonly answered?: string;
-  /** JSON Pointers of input values erased before writing (decisionLog.erase). */
+  /**
+   * JSON Pointers of input values erased before writing: `decisionLog.erase` pointers (relative to
+   * the input, "/request/query/q") and the bundle's system.log.mask pointers ("/input/…").
+   */
   readonly erased: readonly string[];
+  /** Pointers ("/input/…") whose value a system.log.mask upsert replaced; absent when none. */
+  readonly masked?: readonly string[];
+  /** Present (true) when the input was longer than decisionLog.maxInputBytes and replaced by a stub. */
+  readonly input_truncated?: true;
   /** What else the decision rested on, for reviewers; not part of the policy input. */
   readonly provenance: { readonly bundle_sha256: string; readonly posture?: string; readonly gateway_version: string };
 };

@@ -149,6 +149,12 @@ export function explainLines(d: Located, o?: Located): string[] {
   if (res.current !== undefined) more(`stored record: ${kv(res.current) || 'not found'}`);
   const erased = list(r.erased);
   if (erased.length > 0) more(`erased from the log before writing: ${erased.join(', ')}`);
+  const masked = list(r.masked);
+  if (masked.length > 0) more(`masked in the log before writing (system.log.mask): ${masked.join(', ')}`);
+  if (r.input_truncated === true) {
+    const stub = obj(r.input);
+    more(`input truncated before writing: ${String(stub.bytes)} bytes of canonical JSON, sha256 ${String(stub.sha256)}`);
+  }
 
   // Policy
   const decidedBy = String(r.decided_by);

@@ -87,6 +87,8 @@ const COLUMNS: Readonly<Record<string, string>> = {
   status: 'INTEGER',
   answered: 'VARCHAR',
   erased: 'JSON',
+  masked: 'JSON',
+  input_truncated: 'BOOLEAN',
   provenance: 'JSON',
   // outcome
   upstream: 'JSON',

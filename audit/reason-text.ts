@@ -63,10 +63,12 @@ export const REASON_TEXT: Readonly<Record<string, ReasonText>> = {
   'policy.denied': g('the policy said no; its own reason codes say why'),
   'policy.error': g('the policy could not be evaluated (Wasm trap, no result, or a result that breaks the decision contract); denied'),
   'audit.write_failed': g('the decision log could not be written, so the request was refused (fail closed)'),
+  'audit.mask_failed': g("the policy bundle's decision-log mask rule (system.log.mask) failed or returned something malformed, so the request was refused rather than logging the unmasked input"),
   // gateway: upstream and response filter
   'upstream.connect_timeout': g('no connection to the upstream within timeouts.connectMs'),
   'upstream.timeout': g('the upstream did not answer (or finish its body) in time'),
   'upstream.unreachable': g('the upstream could not be reached (refused, reset, DNS, TLS) or its body could not be read'),
+  'upstream.token_exchange_failed': g('the token for the upstream could not be obtained (RFC 8693 token exchange failed); nothing was forwarded'),
   'upstream.not_json': g('a route whose response must be filtered answered with a non-JSON body; never passed through'),
   'upstream.body_too_large': g('a filtered response was larger than limits.responseBodyBytes'),
   'upstream.body_unparseable': g('a filtered response could not be parsed safely'),

@@ -13,8 +13,9 @@
  * its `reasons` are the gateway's.)
  *
  * Not replayed, and said so: records refused before the policy ran (`not applicable`), records
- * whose input had values erased before writing (`skipped (erased)`: the policy saw more than the
- * log holds), and policy errors (no result was recorded). Replay reads the records as they are;
+ * whose input had values erased or masked before writing (`skipped (erased)`: the policy saw more than the
+ * log holds), records whose input was truncated (`skipped (input truncated)`), and policy errors
+ * (no result was recorded). Replay reads the records as they are;
  * it does not check the chain: `verify` is the integrity check.
  */
 import { stat } from 'node:fs/promises';
@@ -80,6 +81,7 @@ export function missingBundles(r: ReplayReport): BundleUse[] {
 }
 
 export const SKIP_ERASED = 'erased';
+export const SKIP_TRUNCATED = 'input truncated';
 export const SKIP_POLICY_ERROR = 'policy error, no result recorded';
 export const SKIP_BUNDLE = 'bundle missing or unusable';
 export const SKIP_MALFORMED = 'malformed decision record';
@@ -165,8 +167,13 @@ export async function replayLog(dir: string, o: ReplayOptions = {}): Promise<Rep
       skip(SKIP_MALFORMED);
       continue;
     }
-    if (Array.isArray(rec.erased) && rec.erased.length > 0) {
+    // Erased or masked (system.log.mask upsert) values: the policy saw more than the log holds.
+    if ((Array.isArray(rec.erased) && rec.erased.length > 0) || (Array.isArray(rec.masked) && rec.masked.length > 0)) {
       skip(SKIP_ERASED);
+      continue;
+    }
+    if (rec.input_truncated === true) {
+      skip(SKIP_TRUNCATED);
       continue;
     }
     let use = report.bundles.get(sha);

@@ -264,7 +264,7 @@ function gatewayRawConfig(issuer: DevIssuer, upstreamUrl: string, decisionDir: s
     issuers: [{ issuer: issuer.issuer, audience: issuer.audience, algorithms: ['ES256'], allowInsecureHttp: true }],
     deviceTrust: { issuer: issuer.deviceTrust.issuer, jwks: issuer.deviceTrust.jwks },
     policy: { bundle: 'dist/bundle.tar.gz' },
-    decisionLog: { dir: decisionDir, fsync },
+    decisionLog: { dir: decisionDir, durability: fsync ? 'fsync' : 'none' },
     logging: { level: 'warn' },
   };
 }
@@ -413,7 +413,7 @@ async function main(): Promise<void> {
       config: cfg,
       target: PREFIX + soqlPath(SOQL),
       claims: { iss: issuer.issuer, aud: issuer.audience, iat: Math.floor(Date.now() / 1000), exp: Math.floor(Date.now() / 1000) + 3600, ...persona.claims },
-      posture: persona.posture!,
+      posture: { ...persona.posture!, age_s: 0 },
       durationMs: 3000,
       maxIterations: 200_000,
       warmupIterations: 2000,

@@ -64,11 +64,13 @@ export const ERRORS = {
 
   // decision log
   GW_ERR_AUDIT_WRITE_FAILED: { reason: 'audit.write_failed', status: 503, title: 'Decision log cannot be written; request refused' },
+  GW_ERR_AUDIT_MASK_FAILED: { reason: 'audit.mask_failed', status: 503, title: 'Decision-log mask rule (system.log.mask) failed; request refused' },
 
   // upstream and response filter
   GW_ERR_UPSTREAM_CONNECT_TIMEOUT: { reason: 'upstream.connect_timeout', status: 504, title: 'Upstream connection timed out' },
   GW_ERR_UPSTREAM_TIMEOUT: { reason: 'upstream.timeout', status: 504, title: 'Upstream did not answer in time' },
   GW_ERR_UPSTREAM_UNREACHABLE: { reason: 'upstream.unreachable', status: 502, title: 'Upstream cannot be reached' },
+  GW_ERR_UPSTREAM_TOKEN_EXCHANGE_FAILED: { reason: 'upstream.token_exchange_failed', status: 502, title: 'The token for the upstream could not be obtained (RFC 8693 token exchange failed)' },
   GW_ERR_UPSTREAM_NOT_JSON: { reason: 'upstream.not_json', status: 502, title: 'Upstream answered a filtered route with a non-JSON body' },
   GW_ERR_UPSTREAM_BODY_TOO_LARGE: { reason: 'upstream.body_too_large', status: 502, title: 'Upstream body exceeds the filter limit' },
   GW_ERR_UPSTREAM_BODY_UNPARSEABLE: { reason: 'upstream.body_unparseable', status: 502, title: 'Upstream body cannot be parsed safely' },

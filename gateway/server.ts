@@ -22,8 +22,9 @@ import { DEFAULT_HEADER_POLICY, type HeaderPolicy } from './headers.ts';
 import { authorizationToken, checkedToken } from './identity/bearer.ts';
 import { boundJkt, dpopHeaderValues, requestUrl } from './identity/dpop.ts';
 import { createAuthenticator } from './identity/authenticate.ts';
-import { createPostureVerifier, type PostureResult } from './identity/posture.ts';
+import { createPostureVerifier, postureAt, type PostureResult } from './identity/posture.ts';
 import { createVerifiedCache } from './identity/verified-cache.ts';
+import { createTokenExchanger } from './identity/token-exchange.ts';
 import type { IssuerRegistry } from './identity/issuers.ts';
 import { takeQueryToken } from './query-token.ts';
 import { createClientAddressResolver } from './client-address.ts';
@@ -39,7 +40,7 @@ import { createAdapter } from '../adapters/registry.ts';
 import type { Adapter } from '../adapters/types.ts';
 import type { DecisionLog } from '../audit/decision-log.ts';
 import type { DecisionRecord, Labels, OutcomeRecord } from '../audit/event.ts';
-import { eraseInput } from '../audit/erase.ts';
+import { minimizeInput } from '../audit/mask.ts';
 
 export const PIPELINE = ['canonicalize', 'authenticate', 'posture', 'resolve', 'current-record', 'decide', 'log', 'forward', 'filter', 'outcome'] as const;
 
@@ -61,6 +62,10 @@ type RequestState = {
   canonical?: CanonicalRequest;
   upstream?: Upstream;
   principal?: Principal;
+  /** The caller's access token, kept only for an upstream with tokenExchange (never logged). */
+  accessToken?: string;
+  /** The token exchanged for this upstream (RFC 8693), forwarded instead of the caller's. */
+  exchangedToken?: string;
   posture?: Posture;
   postureNote?: string;
   resource?: Resource;
@@ -88,7 +93,7 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
     stripPrefixes: [...DEFAULT_HEADER_POLICY.stripPrefixes, ...cfg.proxy.headerStripPrefixes],
     postureHeader,
   };
-  const verifyPosture = createPostureVerifier(cfg.deviceTrust);
+  const verifyPosture = createPostureVerifier(cfg.deviceTrust, { timeouts: cfg.timeouts, log: (msg, extra) => app.log.info(extra ?? {}, msg) });
   // Both caches live in the authenticator: JWT principals (tied to the verifying key) and introspection results.
   const authenticator = createAuthenticator({
     issuers: d.issuers,
@@ -96,6 +101,12 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
     verifiedCacheMs: cfg.timeouts.verifiedCacheMs,
     introspectionCacheMs: cfg.timeouts.introspectionCacheMs,
     inactiveCacheMs: cfg.timeouts.inactiveCacheMs,
+    log: (msg, extra) => app.log.warn(extra ?? {}, msg),
+  });
+  const tokenExchanger = createTokenExchanger({
+    issuers: d.issuers,
+    timeoutMs: cfg.timeouts.discoveryMs,
+    cacheEntries: cfg.limits.verifiedCacheEntries,
     log: (msg, extra) => app.log.warn(extra ?? {}, msg),
   });
   const clientAddress = createClientAddressResolver(cfg.proxy.trustedProxies);
@@ -121,6 +132,7 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
     genReqId: () => randomUUID(),
   });
   app.decorateRequest('gw', null as unknown as RequestState);
+  app.addHook('onClose', async () => verifyPosture.stop());
 
   // ---- refusal path -------------------------------------------------------------------------
 
@@ -149,10 +161,27 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
     return input;
   };
 
-  /** Erase configured input paths, then write one decision record; false when the write failed. */
-  const writeDecision = async (request: FastifyRequest, rec: Omit<DecisionRecord, 'kind' | 'v' | 'decision_id' | 'timestamp' | 'labels' | 'path' | 'bundles' | 'erased' | 'provenance'>): Promise<boolean> => {
+  /**
+   * Minimize the input (decisionLog.erase, the bundle's system.log.mask, decisionLog.maxInputBytes;
+   * audit/mask.ts), then write one decision record. `true` when written as asked; else the refusal
+   * to answer: a mask rule that fails or returns something malformed writes, instead, a gateway
+   * refusal `audit.mask_failed` with an empty input (the unmasked input is never written).
+   */
+  const writeDecision = async (
+    request: FastifyRequest,
+    asked: Omit<DecisionRecord, 'kind' | 'v' | 'decision_id' | 'timestamp' | 'labels' | 'path' | 'bundles' | 'erased' | 'masked' | 'input_truncated' | 'provenance'>,
+  ): Promise<true | 'GW_ERR_AUDIT_MASK_FAILED' | 'GW_ERR_AUDIT_WRITE_FAILED'> => {
     const st = request.gw;
-    const { input, erased } = eraseInput(rec.input, cfg.decisionLog.erase);
+    const mask = d.engine.mask({ path: cfg.policy.entrypoint, input: asked.input });
+    let min = mask instanceof Error ? mask : minimizeInput(asked.input, { erase: cfg.decisionLog.erase, maskResult: mask.result, maxInputBytes: cfg.decisionLog.maxInputBytes });
+    let rec = asked;
+    if (min instanceof Error) {
+      request.log.error({ decisionId: st.decisionId, detail: min.message }, 'decision log mask rule failed; refusing');
+      const failed = refuse('GW_ERR_AUDIT_MASK_FAILED', min.message);
+      rec = { decided_by: 'gateway', input: {}, result: null, allow: false, reasons: reasonsOf(failed), status: ERRORS[failed.code].status };
+      min = { input: {}, erased: [], masked: [], truncated: false };
+    }
+    const { input, erased, masked, truncated } = min;
     const provenance: DecisionRecord['provenance'] = {
       bundle_sha256: d.engine.bundleSha256,
       gateway_version: d.version,
@@ -166,14 +195,16 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
       ...rec,
       input,
       erased,
+      ...(masked.length > 0 ? { masked } : {}),
+      ...(truncated ? { input_truncated: true as const } : {}),
       provenance,
     };
     try {
       await d.decisionLog.append(record);
-      return true;
+      return rec === asked ? true : 'GW_ERR_AUDIT_MASK_FAILED';
     } catch (err) {
       request.log.error({ err, decisionId: st.decisionId }, 'decision log write failed; refusing');
-      return false;
+      return 'GW_ERR_AUDIT_WRITE_FAILED';
     }
   };
 
@@ -191,7 +222,7 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
   ): Promise<FastifyReply> => {
     const st = request.gw;
     const answer = opts.answer ?? r;
-    const ok = await writeDecision(request, {
+    const written = await writeDecision(request, {
       decided_by: stage,
       input: st.input ?? partialInput(request),
       result: opts.result ?? null,
@@ -200,7 +231,7 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
       status: ERRORS[answer.code].status,
       ...(opts.answer ? { answered: ERRORS[answer.code].reason } : {}),
     });
-    const sent = ok ? answer : refuse('GW_ERR_AUDIT_WRITE_FAILED');
+    const sent = written === true ? answer : refuse(written);
     refusals.count(ERRORS[sent.code].reason);
     return sendProblem(reply, sent, st.decisionId);
   };
@@ -244,23 +275,34 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
     const principal = await authenticator.authenticate(token.token, nowMs, presentation);
     if (isRefusal(principal)) return refuseAndLog(request, reply, principal, 'authenticate');
     st.principal = principal;
+    if (st.upstream?.config.tokenExchange) st.accessToken = token.token;
 
     const assertion = c.headers.get(postureHeader);
     // Cached per (subject, assertion): the same assertion presented with another token is re-checked.
     // and per DPoP key: an assertion bound to a key (cnf.jkt) holds only with a token bound to it.
     const jkt = boundJkt(principal.claims);
     const postureKey = assertion ? `${principal.subject}\n${jkt ?? ''}\n${assertion}` : undefined;
-    let posture = postureKey ? postures.get(postureKey, nowMs) : undefined;
+    // A cached result holds only while the key that verified it is still published (jwksUri keys).
+    let posture = postureKey ? postures.get(postureKey, nowMs, verifyPosture.holds) : undefined;
     if (!posture) {
       posture = await verifyPosture(assertion, principal.subject, jkt);
       if (postureKey && posture.expiresAtMs !== undefined) postures.set(postureKey, posture, posture.expiresAtMs, nowMs);
     }
-    st.posture = posture.posture;
+    st.posture = postureAt(posture, nowMs); // age_s as of this request, never the cached one
     st.postureNote = posture.note;
     return undefined;
   });
 
   // ---- preHandler: resolve, decide, log ------------------------------------------------------
+
+  /** The token exchanged for the request's upstream (stored in the request state), or a refusal. */
+  const exchangeToken = async (st: RequestState): Promise<string | Refusal> => {
+    const exp = st.principal!.claims.exp;
+    const x = await tokenExchanger.exchange(st.upstream!.config, st.accessToken!, now().getTime(), typeof exp === 'number' ? exp * 1000 : undefined);
+    if (!isRefusal(x)) st.exchangedToken = x;
+    st.accessToken = undefined;
+    return x;
+  };
 
   const decide = async (request: FastifyRequest, reply: FastifyReply) => {
     const st = request.gw;
@@ -278,13 +320,20 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
     st.resource = resource;
 
     let current: Record<string, unknown> | undefined;
-    if ((resource.action === 'update' || resource.action === 'delete') && resource.id !== undefined) {
+    const prefetch = (resource.action === 'update' || resource.action === 'delete') && resource.id !== undefined;
+    // RFC 8693: the upstream gets a token exchanged for it, never the caller's; without one nothing
+    // is forwarded (fail closed). Asked before the record read of an update/delete, which needs it too.
+    if (up.config.tokenExchange && prefetch) {
+      const x = await exchangeToken(st);
+      if (isRefusal(x)) return refuseAndLog(request, reply, x, 'resolve');
+    }
+    if (prefetch) {
       const fields = up.config.currentFields;
       const q = up.adapter.currentRecordQuery(fields);
       const query = q === '' ? '' : `?${q}`;
       const got = await prefetchCurrent({
         url: `${new URL(up.config.url).origin}${up.basePath}${st.canonical!.path}${query}`,
-        headers: upstreamHeaders({ req: st.canonical!, principal: st.principal!, decisionId: st.decisionId, postureHeader, forwardAuthorization: up.config.forwardAuthorization, filtered: true }),
+        headers: upstreamHeaders({ req: st.canonical!, principal: st.principal!, decisionId: st.decisionId, postureHeader, forwardAuthorization: up.config.forwardAuthorization, filtered: true, ...(st.exchangedToken !== undefined ? { exchangedToken: st.exchangedToken } : {}) }),
         fields,
         timeouts: cfg.timeouts,
         maxBytes: cfg.limits.responseBodyBytes,
@@ -323,9 +372,12 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
       const r = refuse('GW_ERR_RES_ROW_FIELDS_MISSING', `select ${missing.join(', ')}: the row filter of this request needs them`);
       return refuseAndLog(request, reply, r, 'gateway', { result });
     }
-    if (!(await writeDecision(request, { decided_by: 'policy', input, result, allow: true, reasons: decision.reasons }))) {
-      return sendProblem(reply, refuse('GW_ERR_AUDIT_WRITE_FAILED'), st.decisionId);
+    if (up.config.tokenExchange && st.exchangedToken === undefined) {
+      const x = await exchangeToken(st);
+      if (isRefusal(x)) return refuseAndLog(request, reply, x, 'gateway', { result });
     }
+    const written = await writeDecision(request, { decided_by: 'policy', input, result, allow: true, reasons: decision.reasons });
+    if (written !== true) return sendProblem(reply, refuse(written), st.decisionId);
     st.decision = decision;
     return undefined;
   };
@@ -452,6 +504,7 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
               postureHeader,
               forwardAuthorization: up.config.forwardAuthorization,
               filtered: st.resource?.filtered ?? true,
+              ...(st.exchangedToken !== undefined ? { exchangedToken: st.exchangedToken } : {}),
             });
           },
           onResponse: (request: FastifyRequest, reply: FastifyReply, res: unknown) => {
@@ -491,16 +544,19 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
   // Probes live outside every upstream prefix and carry no data, so the pipeline skips them.
   app.get('/healthz', { config: { probe: true } }, async () => ({ status: 'ok' }));
   app.get('/metrics', { config: { probe: true } }, async (_request, reply) =>
-    reply.type('text/plain; version=0.0.4; charset=utf-8').send(renderMetrics(refusals, d.issuers.status())),
+    reply.type('text/plain; version=0.0.4; charset=utf-8').send(renderMetrics(refusals, d.issuers.status(), d.decisionLog.status())),
   );
   app.get('/readyz', { config: { probe: true } }, async (_request, reply) => {
     const log = d.decisionLog.status();
     const ready = d.issuers.ready() && log.healthy;
+    const deviceTrustKeys = verifyPosture.status();
     return reply.code(ready ? 200 : 503).send({
       ready,
       issuers: d.issuers.status(),
       decisionLog: log,
       policy: d.engine.status(),
+      // deviceTrust.jwksUri keys (informational: posture never refuses, so they do not gate readiness)
+      ...(deviceTrustKeys ? { deviceTrust: { keys: deviceTrustKeys } } : {}),
     });
   });
 

@@ -9,6 +9,7 @@ import type { Config } from './config/load.ts';
 import { createIssuerRegistry, type IssuerRegistry } from './identity/issuers.ts';
 import { createPolicyEngine, type PolicyEngine } from './policy/engine.ts';
 import { openDecisionLog, type DecisionLog } from '../audit/decision-log.ts';
+import { createShipper } from '../audit/ship.ts';
 import { archiveBundle } from '../audit/bundle-archive.ts';
 import { buildGateway } from './server.ts';
 
@@ -32,20 +33,26 @@ export async function startGateway(config: Config, opts: { now?: () => Date } = 
   });
   // Every bundle that produced a record is kept beside the log, so its decisions can be replayed.
   await archiveBundle(config.decisionLog.dir, config.policy.bundle, engine.bundleSha256);
+  let app: FastifyInstance | undefined;
+  const dl = config.decisionLog;
   const decisionLog = await openDecisionLog({
-    dir: config.decisionLog.dir,
-    fsync: config.decisionLog.fsync,
+    dir: dl.dir,
+    durability: dl.durability,
+    batchIntervalMs: dl.batchIntervalMs,
+    ...(dl.ship ? { ship: createShipper({ ...dl.ship, onEvent: (msg, extra) => app?.log.warn(extra, msg) }) } : {}),
     instanceId: config.gateway.instanceId,
     segmentBytes: config.decisionLog.segmentBytes,
     segmentMaxAgeMs: config.decisionLog.segmentMaxAgeMs,
     ...(config.decisionLog.checkpointKey !== undefined ? { checkpointKey: config.decisionLog.checkpointKey } : {}),
     labels: { instance_id: config.gateway.instanceId, version: VERSION, gateway_region: config.gateway.region },
   });
-  let app: FastifyInstance | undefined;
   const issuers = createIssuerRegistry(config.issuers, config.timeouts, (msg, extra) => app?.log.info(extra ?? {}, msg));
   try {
     app = await buildGateway({ config, engine, decisionLog, issuers, version: VERSION, ...(opts.now ? { now: opts.now } : {}) });
     for (const w of decisionLog.warnings) app.log.warn({ instanceDir: decisionLog.instanceDir }, w);
+    if (dl.fsync !== undefined) app.log.warn(`decisionLog.fsync is deprecated: use decisionLog.durability ("${dl.durability}")`);
+    // Loud on purpose: besides the log (which may be silenced), on stderr.
+    if (dl.durability === 'none') process.stderr.write(`WARNING: decisionLog.durability is "none": decision records are not synced to disk; a crash can lose records of answered requests. Benchmarks only.\n`);
     // Start even when an IdP is down: its tokens get 503 until discovery succeeds (retried).
     await Promise.race([issuers.firstAttempt, new Promise((r) => setTimeout(r, config.timeouts.discoveryMs).unref())]);
     await app.listen({ host: config.listen.host, port: config.listen.port });

@@ -56,9 +56,16 @@ export type Principal = {
   readonly claims: Readonly<Record<string, unknown>>;
 };
 
-export type Posture =
-  | { readonly managed: boolean; readonly compliant: boolean; readonly platform: string }
-  | 'unknown';
+export type PostureRisk = 'low' | 'medium' | 'high';
+
+/** What a verified posture assertion says (cached); `age_s` is added at use (see `Posture`). */
+export type DevicePosture = { readonly managed: boolean; readonly compliant: boolean; readonly platform: string; readonly risk?: PostureRisk };
+
+/**
+ * The policy's `input.device`: `risk` only when the assertion's `risk` claim is low/medium/high;
+ * `age_s` = now − the assertion's `iat`, in whole seconds, computed per request (never cached).
+ */
+export type Posture = (DevicePosture & { readonly age_s: number }) | 'unknown';
 
 export type Action = 'read' | 'list' | 'create' | 'update' | 'delete';
 

@@ -2,7 +2,8 @@
  * The headers sent upstream: the canonical request's headers (client identity/posture and
  * hop-by-hop headers already stripped by canonicalization), minus the credentials the upstream
  * must not see, plus the gateway's identity headers, set last so nothing a client sent can
- * shadow them, and the gateway's own `x-forwarded-for` / `forwarded` (RFC 7239) naming the client
+ * shadow them (and, for an upstream with token exchange, the exchanged token as the only
+ * `Authorization`), and the gateway's own `x-forwarded-for` / `forwarded` (RFC 7239) naming the client
  * address it determined. Pure.
  */
 import type { CanonicalRequest, Principal } from './types.ts';
@@ -25,13 +26,15 @@ export function upstreamHeaders(a: {
    * compression, no Range, no conditional request that could answer 304 without a body).
    */
   filtered: boolean;
+  /** RFC 8693: a token exchanged for this upstream, sent as `Authorization: Bearer` instead of anything the caller sent. */
+  exchangedToken?: string;
 }): Record<string, string> {
   const h: Record<string, string> = {};
   for (const [name, value] of a.req.headers) h[name] = value;
   delete h.host; // reply-from sets the upstream's host
   delete h[a.postureHeader];
   // The DPoP proof goes with the token: both are credentials of the caller at the gateway.
-  if (!a.forwardAuthorization) {
+  if (!a.forwardAuthorization || a.exchangedToken !== undefined) {
     delete h.authorization;
     delete h.dpop;
   }
@@ -50,5 +53,6 @@ export function upstreamHeaders(a: {
   h[GATEWAY_HEADERS.tenant] = a.principal.tenant;
   if (a.principal.clientId !== undefined) h[GATEWAY_HEADERS.clientId] = a.principal.clientId;
   h[GATEWAY_HEADERS.decisionId] = a.decisionId;
+  if (a.exchangedToken !== undefined) h.authorization = `Bearer ${a.exchangedToken}`;
   return h;
 }

@@ -66,8 +66,14 @@ mkdirSync(dirname(out), { recursive: true });
 const capsPath = join(dirname(out), 'capabilities.json');
 writeFileSync(capsPath, JSON.stringify(caps, null, 1));
 
+// The decision-log mask rule (OPA's system.log.mask) is a second entrypoint, built only when the
+// policy source defines package system.log (a bundle without it has no mask rule).
+const MASK_ENTRYPOINT = 'system/log/mask';
+const definesMask = files(srcDir).some((f) => f.endsWith('.rego') && /^package\s+system\.log\s*$/m.test(readFileSync(f, 'utf8')));
+const entrypoints = ['-e', entrypoint, ...(definesMask ? ['-e', MASK_ENTRYPOINT] : [])];
+
 try {
-  execFileSync(opa, ['build', '-t', 'wasm', '-e', entrypoint, '--capabilities', capsPath, '--revision', revision, '-o', out, srcDir], {
+  execFileSync(opa, ['build', '-t', 'wasm', ...entrypoints, '--capabilities', capsPath, '--revision', revision, '-o', out, srcDir], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 } catch (err) {
@@ -77,4 +83,4 @@ try {
   console.error(`build-policies: opa build failed for ${srcDir}`);
   process.exit(1);
 }
-console.error(`build-policies: ${relative(process.cwd(), out) || out} revision ${revision} (${caps.builtins.length} builtins allowed)`);
+console.error(`build-policies: ${relative(process.cwd(), out) || out} revision ${revision}, entrypoints ${entrypoints.filter((_, i) => i % 2 === 1).join(', ')} (${caps.builtins.length} builtins allowed)`);

@@ -22,6 +22,15 @@ export type UpstreamConfig = {
   readonly adapterOptions: Readonly<Record<string, unknown>>;
   readonly forwardAuthorization: boolean;
   readonly currentFields: readonly string[];
+  /** RFC 8693; `clientSecret` is resolved at load (from `clientSecretEnv` when given) and never logged. */
+  readonly tokenExchange?: {
+    readonly issuer: string;
+    readonly clientId: string;
+    readonly clientSecret: string;
+    readonly clientSecretEnv?: string;
+    readonly audience: string;
+    readonly scope?: string;
+  };
 };
 
 export type IssuerConfig = {
@@ -33,6 +42,8 @@ export type IssuerConfig = {
   readonly jwksCooldownMs: number;
   readonly maxKeyStalenessMs: number;
   readonly requireAtJwt: boolean;
+  /** Absolute (resolved at load): the last discovery document and JWKS, used when the IdP is down at start. */
+  readonly cacheFile?: string;
   readonly tenants?: readonly string[];
   /** `clientSecret` is resolved at load (from `clientSecretEnv` when given); it is never logged. */
   readonly introspection?: { readonly clientId: string; readonly clientSecret: string; readonly clientSecretEnv?: string };
@@ -45,7 +56,13 @@ export type IssuerConfig = {
 
 export type DeviceTrustConfig = {
   readonly issuer: string;
-  readonly jwks: { readonly keys: readonly Record<string, unknown>[] };
+  /** Exactly one of `jwks` (inline) and `jwksUri` (fetched and rotated, see identity/key-set.ts). */
+  readonly jwks?: { readonly keys: readonly Record<string, unknown>[] };
+  readonly jwksUri?: string;
+  /** Defaults filled at load (false, 30 s, 24 h); only used with `jwksUri`. */
+  readonly allowInsecureHttp?: boolean;
+  readonly jwksCooldownMs?: number;
+  readonly maxKeyStalenessMs?: number;
   readonly algorithms: readonly Algorithm[];
   readonly header: string;
   readonly maxAgeSeconds: number;
@@ -65,8 +82,20 @@ export type Config = {
   };
   readonly decisionLog: {
     readonly dir: string;
-    readonly fsync: boolean;
+    readonly durability: 'fsync' | 'batch' | 'none';
+    /** Deprecated alias of `durability`, kept as given so the start can warn about it. */
+    readonly fsync?: boolean;
+    readonly batchIntervalMs: number;
+    readonly ship?: {
+      readonly url: string;
+      readonly batchMaxRecords: number;
+      readonly bufferMaxRecords: number;
+      readonly flushIntervalMs: number;
+      readonly timeoutMs: number;
+      readonly maxBackoffMs: number;
+    };
     readonly erase: readonly string[];
+    readonly maxInputBytes: number;
     readonly segmentBytes: number;
     readonly segmentMaxAgeMs: number;
     readonly checkpointKey?: string;
@@ -78,6 +107,7 @@ export type Config = {
     readonly bodyMs: number;
     readonly discoveryMs: number;
     readonly keysRefreshMs: number;
+    readonly discoveryRefreshMs: number;
     readonly verifiedCacheMs: number;
     readonly introspectionCacheMs: number;
     readonly inactiveCacheMs: number;
@@ -147,10 +177,11 @@ export function validateConfig(raw: unknown, baseDir: string): Config {
   const cfg = doc as unknown as {
     gateway: { instanceId?: string };
     upstreams: { name: string; prefix: string }[];
-    issuers: { issuer: string; allowInsecureHttp: boolean; opaque: boolean; introspection?: { clientId: string; clientSecret?: string; clientSecretEnv?: string } }[];
+    issuers: { issuer: string; allowInsecureHttp: boolean; opaque: boolean; cacheFile?: string; introspection?: { clientId: string; clientSecret?: string; clientSecretEnv?: string } }[];
     proxy: { trustedProxies: string[] };
     policy: { bundle: string; memoryInitialPages: number; memoryMaximumPages: number };
-    decisionLog: { dir: string; checkpointKey?: string };
+    decisionLog: { dir: string; checkpointKey?: string; durability?: string; fsync?: boolean };
+    deviceTrust?: { jwks?: unknown; jwksUri?: string; allowInsecureHttp: boolean };
   };
   cfg.gateway.instanceId ??= hostname();
   const names = new Set<string>();
@@ -195,11 +226,34 @@ export function validateConfig(raw: unknown, baseDir: string): Config {
       intro.clientSecret = secret;
     }
   });
+  cfg.upstreams.forEach((u, i) => {
+    const x = (u as unknown as { tokenExchange?: { issuer: string; clientSecret?: string; clientSecretEnv?: string }; forwardAuthorization: boolean }).tokenExchange;
+    if (!x) return;
+    if (!issuers.has(x.issuer)) throw new ConfigError(`upstreams[${i}].tokenExchange.issuer: "${x.issuer}" is not one of the configured issuers`);
+    if ((u as unknown as { forwardAuthorization: boolean }).forwardAuthorization) {
+      throw new ConfigError(`upstreams[${i}].forwardAuthorization: must be false with tokenExchange (the exchanged token is forwarded instead of the caller's)`);
+    }
+    if ((x.clientSecret === undefined) === (x.clientSecretEnv === undefined)) {
+      throw new ConfigError(`upstreams[${i}].tokenExchange: give exactly one of clientSecret and clientSecretEnv`);
+    }
+    if (x.clientSecretEnv !== undefined) {
+      const secret = process.env[x.clientSecretEnv];
+      if (secret === undefined || secret === '') throw new ConfigError(`upstreams[${i}].tokenExchange.clientSecretEnv: environment variable ${x.clientSecretEnv} is not set`);
+      x.clientSecret = secret;
+    }
+  });
   const introspecting = cfg.issuers.filter((is) => is.introspection);
   const opaque = cfg.issuers.filter((is) => is.opaque);
   if (opaque.length > 1) throw new ConfigError(`issuers[${cfg.issuers.indexOf(opaque[1]!)}].opaque: only one issuer can take opaque tokens`);
   if (introspecting.length > 1 && opaque.length === 0) {
     throw new ConfigError(`issuers[${cfg.issuers.indexOf(introspecting[1]!)}].introspection: several issuers introspect; set opaque: true on the one that takes opaque tokens`);
+  }
+  const dt = cfg.deviceTrust;
+  if (dt) {
+    if ((dt.jwks === undefined) === (dt.jwksUri === undefined)) throw new ConfigError('deviceTrust: give exactly one of jwks and jwksUri');
+    if (dt.jwksUri?.startsWith('http://') && !dt.allowInsecureHttp) {
+      throw new ConfigError('deviceTrust.jwksUri: plain http is refused unless deviceTrust.allowInsecureHttp is true (development only)');
+    }
   }
   cfg.proxy.trustedProxies.forEach((cidr, i) => {
     const why = cidrProblem(cidr);
@@ -211,7 +265,18 @@ export function validateConfig(raw: unknown, baseDir: string): Config {
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   cfg.policy.bundle = abs(cfg.policy.bundle);
   cfg.decisionLog.dir = abs(cfg.decisionLog.dir);
+  if (cfg.decisionLog.fsync !== undefined && cfg.decisionLog.durability !== undefined) {
+    throw new ConfigError('decisionLog.fsync: deprecated alias of decisionLog.durability; give durability only');
+  }
+  cfg.decisionLog.durability ??= cfg.decisionLog.fsync === false ? 'none' : 'fsync';
   if (cfg.decisionLog.checkpointKey !== undefined) cfg.decisionLog.checkpointKey = abs(cfg.decisionLog.checkpointKey);
+  const cacheFiles = new Set<string>();
+  cfg.issuers.forEach((is, i) => {
+    if (is.cacheFile === undefined) return;
+    is.cacheFile = abs(is.cacheFile);
+    if (cacheFiles.has(is.cacheFile)) throw new ConfigError(`issuers[${i}].cacheFile: another issuer uses the same file`);
+    cacheFiles.add(is.cacheFile);
+  });
   return deepFreeze(doc) as unknown as Config;
 }
 

@@ -53,6 +53,24 @@ export const configSchema = {
           forwardAuthorization: { type: 'boolean', default: false },
           /** Fields of a record read before an update/delete and given to the policy as resource.current. */
           currentFields: { ...nameList, default: ['Tenant__c', 'Region__c'] },
+          /** RFC 8693: exchange the caller's access token at `issuer` for one with this upstream's audience, and forward that instead. */
+          tokenExchange: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['issuer', 'clientId', 'audience'],
+            properties: {
+              /** One of the configured `issuers[].issuer`: its discovered token endpoint is used. */
+              issuer: httpUrl,
+              clientId: { type: 'string', minLength: 1 },
+              /** The secret itself; prefer clientSecretEnv. Exactly one of the two. */
+              clientSecret: { type: 'string', minLength: 1 },
+              clientSecretEnv: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+              /** The `audience` asked for (the upstream's identifier at the issuer). */
+              audience: { type: 'string', minLength: 1 },
+              /** Space-separated scopes asked for (narrower than the caller's); absent: the issuer decides. */
+              scope: { type: 'string', minLength: 1 },
+            },
+          },
         },
       },
     },
@@ -74,6 +92,8 @@ export const configSchema = {
           jwksCooldownMs: { type: 'integer', minimum: 100, maximum: 3_600_000, default: 30_000 }, // 30 seconds
           /** How long known keys keep verifying after the last successful JWKS fetch (IdP outage). */
           maxKeyStalenessMs: { type: 'integer', minimum: 1000, maximum: 604_800_000, default: 86_400_000 }, // 24 hours
+          /** File holding the last discovery document and JWKS (written after each successful key fetch); used at start when the IdP cannot be reached. */
+          cacheFile: { type: 'string', minLength: 1 },
           /** RFC 9068 profile: the JWS header `typ` must be `at+jwt` (ID tokens and other JWTs are refused). */
           requireAtJwt: { type: 'boolean', default: false },
           /** Tenants this issuer may issue tokens for; a token naming another tenant is refused (absent: any). */
@@ -122,9 +142,17 @@ export const configSchema = {
     deviceTrust: {
       type: 'object',
       additionalProperties: false,
-      required: ['issuer', 'jwks'],
+      required: ['issuer'],
       properties: {
         issuer: { type: 'string', minLength: 1 },
+        /** The device-trust issuer's JWK Set URL, fetched and rotated like token issuers' keys; exactly one of jwksUri and jwks. */
+        jwksUri: httpUrl,
+        /** Plain-HTTP jwksUri; only for loopback development issuers. */
+        allowInsecureHttp: { type: 'boolean', default: false },
+        /** Shortest time between two refetches of jwksUri caused by unknown `kid`s. */
+        jwksCooldownMs: { type: 'integer', minimum: 100, maximum: 3_600_000, default: 30_000 }, // 30 seconds
+        /** How long known keys of jwksUri keep verifying after the last successful fetch. */
+        maxKeyStalenessMs: { type: 'integer', minimum: 1000, maximum: 604_800_000, default: 86_400_000 }, // 24 hours
         jwks: {
           type: 'object',
           required: ['keys'],
@@ -154,10 +182,30 @@ export const configSchema = {
       required: ['dir'],
       properties: {
         dir: { type: 'string', minLength: 1 },
-        /** fdatasync after each write: a record the client's answer depends on survives a crash. */
-        fsync: { type: 'boolean', default: true },
+        /** fsync: one write + fdatasync per batch; batch: fdatasync at most every batchIntervalMs; none: benchmarks only. Default fsync (filled at load). */
+        durability: { enum: ['fsync', 'batch', 'none'] },
+        /** Deprecated alias of durability: true = fsync, false = none (a warning at start). */
+        fsync: { type: 'boolean' },
+        /** durability batch: at most one fdatasync per this interval; callers wait for the sync that covers them. */
+        batchIntervalMs: { type: 'integer', minimum: 1, maximum: 1000, default: 10 },
+        /** Optional copy of every written record to a decision-log service (OPA protocol: POST <url>/logs, gzip JSON array). */
+        ship: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['url'],
+          properties: {
+            url: httpUrl,
+            batchMaxRecords: { type: 'integer', minimum: 1, maximum: 100_000, default: 500 },
+            bufferMaxRecords: { type: 'integer', minimum: 1, maximum: 10_000_000, default: 10_000 },
+            flushIntervalMs: durationMs(1_000),
+            timeoutMs: durationMs(5_000),
+            maxBackoffMs: durationMs(60_000),
+          },
+        },
         /** Input keys (JSON Pointers) erased before writing, in addition to the built-in ones. */
         erase: { type: 'array', items: { type: 'string', pattern: '^(/[^/]+)+$' }, default: [] },
+        /** An input whose canonical JSON is longer is written as {truncated, bytes, sha256, request} (input_truncated). */
+        maxInputBytes: { type: 'integer', minimum: 1024, maximum: 16_777_216, default: 65_536 }, // 64 KiB
         /** A segment is closed (and its checkpoint signed) before it would grow past this size. */
         segmentBytes: { type: 'integer', minimum: 4096, maximum: 1_073_741_824, default: 67_108_864 }, // 64 MiB
         /** A segment is closed once its first record is this old. */
@@ -189,6 +237,7 @@ export const configSchema = {
         bodyMs: durationMs(30_000), // 30 seconds
         discoveryMs: durationMs(5_000), // 5 seconds
         keysRefreshMs: durationMs(600_000, 1000), // 10 minutes
+        discoveryRefreshMs: durationMs(3_600_000, 1000), // 1 hour: OIDC discovery is repeated this often (a changed jwks_uri is picked up)
         verifiedCacheMs: durationMs(60_000, 1000), // 1 minute: longest a cached verification is trusted
         introspectionCacheMs: durationMs(60_000, 1000), // 1 minute: longest an active introspection result is reused
         inactiveCacheMs: durationMs(10_000, 100), // 10 seconds: how long an inactive (or refused) introspection result is reused

@@ -13,7 +13,7 @@ import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { createServer, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
-import { calculateJwkThumbprint, exportJWK, generateKeyPair, importJWK, SignJWT, type JWK, type JWTPayload } from 'jose';
+import { calculateJwkThumbprint, createLocalJWKSet, exportJWK, generateKeyPair, importJWK, jwtVerify, SignJWT, type JWK, type JWTPayload } from 'jose';
 
 export const DEMO_AUDIENCE = 'crm-gateway';
 export const DEVICE_TRUST_ISSUER = 'demo-device-trust';
@@ -58,15 +58,16 @@ export type DevSigner = {
   signPosture(claims: PostureClaims, opts?: SignOptions): Promise<string>;
 };
 
-export type DeviceTrust = { readonly issuer: typeof DEVICE_TRUST_ISSUER; readonly jwks: { readonly keys: JWK[] } };
+/** `jwksUri`: the same keys served at `<issuer>/device-trust/jwks`, for `deviceTrust.jwksUri`. */
+export type DeviceTrust = { readonly issuer: typeof DEVICE_TRUST_ISSUER; readonly jwks: { readonly keys: JWK[] }; readonly jwksUri: string };
 
 export type DevIssuer = DevSigner & {
   /** http://127.0.0.1:PORT, no trailing slash; equal to the discovery document's `issuer`. */
   readonly issuer: string;
   readonly jwksUri: string;
   readonly deviceTrust: DeviceTrust;
-  /** How often each endpoint was fetched (for JWKS caching tests). */
-  stats(): { readonly discovery: number; readonly jwks: number };
+  /** How often each endpoint was fetched (for JWKS caching tests); `tokenExchange`: RFC 8693 requests answered with a token. */
+  stats(): { readonly discovery: number; readonly jwks: number; readonly tokenExchange: number };
   /** While down, every endpoint answers 503 (to test an IdP outage). */
   setDown(down: boolean): void;
   /**
@@ -83,17 +84,35 @@ export type DevIssuer = DevSigner & {
 };
 
 /** Starts the issuer on 127.0.0.1 on an ephemeral port. */
-export async function startDevIssuer(opts: { readonly keyFile?: string } = {}): Promise<DevIssuer> {
+export async function startDevIssuer(opts: { readonly keyFile?: string; readonly tokenExchange?: TokenExchangeClient } = {}): Promise<DevIssuer> {
   const { keys } = await loadOrCreateKeys(opts.keyFile);
-  const counts = { discovery: 0, jwks: 0 };
+  const counts = { discovery: 0, jwks: 0, tokenExchange: 0 };
   // Access-token keys published in /jwks (private JWKs; only their public parts are served).
   let published: JWK[] = [keys.accessToken];
   let down = false;
   let issuer = '';
 
   const server = createServer((req, res) => {
-    req.resume();
     const path = (req.url ?? '').split('?')[0];
+    if (opts.tokenExchange && !down && req.method === 'POST' && path === '/token') {
+      let body = '';
+      req.setEncoding('utf8');
+      req.on('data', (c: string) => {
+        body += c;
+        if (body.length > 65_536) req.destroy();
+      });
+      req.on('end', () => {
+        void exchange(opts.tokenExchange!, req.headers.authorization, new URLSearchParams(body), issuer, published, signer).then(
+          (r) => {
+            if (r.status === 200) counts.tokenExchange++;
+            json(res, r.status, r.body);
+          },
+          () => json(res, 500, { error: 'server_error' }),
+        );
+      });
+      return;
+    }
+    req.resume();
     if (down) return json(res, 503, { error: 'temporarily_unavailable' });
     if (req.method !== 'GET' && req.method !== 'HEAD' && path !== '/token') return json(res, 405, { error: 'invalid_request' });
     switch (path) {
@@ -104,6 +123,8 @@ export async function startDevIssuer(opts: { readonly keyFile?: string } = {}): 
       case '/jwks':
         counts.jwks++;
         return json(res, 200, { keys: published.map(publicJwk) }, 'public, max-age=300');
+      case '/device-trust/jwks':
+        return json(res, 200, { keys: [publicJwk(keys.deviceTrust)] }, 'public, max-age=300');
       case '/token':
         return json(res, 400, {
           error: 'unsupported_grant_type',
@@ -130,7 +151,7 @@ export async function startDevIssuer(opts: { readonly keyFile?: string } = {}): 
     signAccessToken: (claims, o) => signer.signAccessToken(claims, o),
     signPosture: (claims, o) => signer.signPosture(claims, o),
     jwksUri: `${issuer}/jwks`,
-    deviceTrust: { issuer: DEVICE_TRUST_ISSUER, jwks: { keys: [publicJwk(keys.deviceTrust)] } },
+    deviceTrust: { issuer: DEVICE_TRUST_ISSUER, jwks: { keys: [publicJwk(keys.deviceTrust)] }, jwksUri: `${issuer}/device-trust/jwks` },
     stats: () => ({ ...counts }),
     setDown: (d) => {
       down = d;
@@ -151,6 +172,51 @@ export async function startDevIssuer(opts: { readonly keyFile?: string } = {}): 
         server.closeAllConnections();
       }),
   };
+}
+
+/** The one client allowed RFC 8693 token exchange at the dev issuer (tests only). */
+export type TokenExchangeClient = { readonly clientId: string; readonly clientSecret: string };
+
+const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange';
+const ACCESS_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:access_token';
+const EXCHANGED_LIFETIME = 300; // seconds (5 minutes)
+
+/**
+ * RFC 8693 token exchange, the minimum the gateway's tests need: client_secret_basic for the one
+ * exchange client, a subject access token this issuer signed (verified against its published
+ * keys), `audience` required; the new token keeps `sub` and the identity claims, gets the audience
+ * asked for, `scope` narrowed to the requested scopes the subject token had, `act` naming the
+ * client, and lives at most 5 minutes (never longer than the subject token).
+ */
+async function exchange(
+  client: TokenExchangeClient,
+  authorization: string | undefined,
+  p: URLSearchParams,
+  issuer: string,
+  published: readonly JWK[],
+  signer: DevSigner,
+): Promise<{ status: number; body: Record<string, unknown> }> {
+  const basic = /^Basic ([A-Za-z0-9+/=]+)$/.exec(authorization ?? '');
+  const [id, secret] = basic ? Buffer.from(basic[1]!, 'base64').toString('utf8').split(':').map((x) => decodeURIComponent(x)) : [];
+  if (id !== client.clientId || secret !== client.clientSecret) return { status: 401, body: { error: 'invalid_client' } };
+  if (p.get('grant_type') !== TOKEN_EXCHANGE) return { status: 400, body: { error: 'unsupported_grant_type' } };
+  if (p.get('subject_token_type') !== ACCESS_TOKEN_TYPE) return { status: 400, body: { error: 'invalid_request', error_description: 'subject_token_type must be access_token' } };
+  const audience = p.get('audience');
+  if (!audience) return { status: 400, body: { error: 'invalid_target', error_description: 'audience is required' } };
+  let subject: JWTPayload;
+  try {
+    ({ payload: subject } = await jwtVerify(p.get('subject_token') ?? '', createLocalJWKSet({ keys: published.map(publicJwk) }), { issuer, typ: ACCESS_TOKEN_TYP, algorithms: [ALG] }));
+  } catch {
+    return { status: 400, body: { error: 'invalid_grant', error_description: 'subject_token is not a valid access token of this issuer' } };
+  }
+  const had = new Set(typeof subject.scope === 'string' ? subject.scope.split(' ') : []);
+  const asked = p.get('scope');
+  const scope = asked === null ? [...had] : asked.split(' ').filter((x) => had.has(x));
+  const now = Math.floor(Date.now() / 1000);
+  const lifetime = Math.max(1, Math.min(EXCHANGED_LIFETIME, Number(subject.exp) - now));
+  const { iss: _iss, aud: _aud, iat: _iat, exp: _exp, nbf: _nbf, jti: _jti, scope: _scope, ...identity } = subject;
+  const token = await signer.signAccessToken({ ...identity, aud: audience, scope: scope.join(' '), client_id: client.clientId, act: { sub: client.clientId } }, { expiresIn: lifetime });
+  return { status: 200, body: { access_token: token, issued_token_type: ACCESS_TOKEN_TYPE, token_type: 'Bearer', expires_in: lifetime, ...(scope.length > 0 ? { scope: scope.join(' ') } : {}) } };
 }
 
 /** OIDC discovery metadata (OpenID Connect Discovery 1.0 §3) for `issuer`. */

@@ -38,6 +38,8 @@ export type KeySetOptions = {
   /** Injectable clock (ms since the epoch) for tests. */
   readonly now?: () => number;
   readonly log?: (msg: string, extra?: object) => void;
+  /** Called with the published (public) keys after each successful fetch, e.g. to write a cache file. */
+  readonly onFetched?: (jwks: { readonly keys: readonly JWK[] }) => void;
 };
 
 /** The key that verified a token: what a cached verification is tied to. */
@@ -63,6 +65,8 @@ export type KeySetStatus = {
   readonly lastSuccessAt?: string;
   readonly lastError?: string;
   readonly stale: boolean;
+  /** The keys come from a cache (`seed`), not yet from a fetch. */
+  readonly seeded?: boolean;
 };
 
 export type KeySet = {
@@ -74,6 +78,14 @@ export type KeySet = {
   start(): Promise<boolean>;
   /** Fetch now (or join the fetch in flight); true on success. Never rejects. */
   refresh(): Promise<boolean>;
+  /**
+   * Start from keys obtained earlier (a cache file written at `fetchedAtMs`) instead of nothing:
+   * they verify until `maxStalenessMs` after `fetchedAtMs`, like keys of a fetch at that time.
+   * Ignored once a fetch has succeeded. Resolves false when no usable key was in `jwks`.
+   */
+  seed(jwks: unknown, fetchedAtMs: number): Promise<boolean>;
+  /** The published keys of the last successful fetch (or seed). */
+  jwks(): { readonly keys: readonly JWK[] };
   ready(): boolean;
   status(): KeySetStatus;
   stop(): void;
@@ -82,7 +94,7 @@ export type KeySet = {
 /** What key selection reads of a JWS header: nothing else (never `jwk`, `jku`, `x5u`, `x5c`). */
 export type KeyQuery = { readonly alg: string; readonly kid?: string | undefined };
 
-type Entry = { readonly kid: string | undefined; readonly thumbprint: string; readonly getKey: JWTVerifyGetKey };
+type Entry = { readonly kid: string | undefined; readonly thumbprint: string; readonly getKey: JWTVerifyGetKey; readonly jwk: JWK };
 
 const MAX_JWKS_BYTES = 1_048_576; // 1 MiB: a key set is a few KiB
 const MAX_BACKOFF_MS = 60_000; // 1 minute between background retries at most
@@ -104,6 +116,7 @@ export function createKeySet(o: KeySetOptions): KeySet {
   let nextBackgroundAt: number | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  let seeded = false;
   const counts = { ok: 0, failed: 0, onDemand: 0 };
 
   const stale = (t: number) => lastSuccessAt === undefined || t - lastSuccessAt > o.maxStalenessMs;
@@ -120,7 +133,11 @@ export function createKeySet(o: KeySetOptions): KeySet {
     const body = await readCapped(res, MAX_JWKS_BYTES);
     const parsed = safeParseJson(body, { maxDepth: 8 });
     if (!parsed.ok) throw new Error(`JWKS ${o.jwksUri} is not usable JSON: ${parsed.why}`);
-    const keys = (parsed.value as { keys?: unknown } | null)?.keys;
+    return entriesOf(parsed.value);
+  };
+
+  const entriesOf = async (value: unknown): Promise<readonly Entry[]> => {
+    const keys = (value as { keys?: unknown } | null)?.keys;
     if (!Array.isArray(keys)) throw new Error(`JWKS ${o.jwksUri} has no "keys" array`);
     const out: Entry[] = [];
     for (const jwk of keys as JWK[]) {
@@ -132,7 +149,7 @@ export function createKeySet(o: KeySetOptions): KeySet {
       } catch {
         continue;
       }
-      out.push({ kid: typeof jwk.kid === 'string' ? jwk.kid : undefined, thumbprint: await thumbprintOf(jwk), getKey });
+      out.push({ kid: typeof jwk.kid === 'string' ? jwk.kid : undefined, thumbprint: await thumbprintOf(jwk), getKey, jwk });
     }
     return out;
   };
@@ -167,6 +184,12 @@ export function createKeySet(o: KeySetOptions): KeySet {
         lastError = undefined;
         failures = 0;
         counts.ok++;
+        seeded = false;
+        try {
+          o.onFetched?.({ keys: next.map((e) => e.jwk) });
+        } catch {
+          // the callback's failure (a cache file that cannot be written) is its own to report
+        }
         return true;
       } catch (err) {
         lastAttemptOk = false;
@@ -244,7 +267,7 @@ export function createKeySet(o: KeySetOptions): KeySet {
   return {
     select,
     holds(ref) {
-      if (stale(now())) return false;
+      if (stopped || stale(now())) return false;
       if (ref.generation === generation) return true;
       if (!thumbprints.has(ref.thumbprint)) return false;
       ref.generation = generation;
@@ -256,6 +279,24 @@ export function createKeySet(o: KeySetOptions): KeySet {
       return ok;
     },
     refresh,
+    async seed(jwks, fetchedAtMs) {
+      if ((lastSuccessAt !== undefined && !seeded) || !Number.isFinite(fetchedAtMs)) return false;
+      let next: readonly Entry[];
+      try {
+        next = await entriesOf(jwks);
+      } catch {
+        return false;
+      }
+      if (next.length === 0 || (lastSuccessAt !== undefined && !seeded)) return false;
+      entries = next;
+      thumbprints = new Set(next.map((e) => e.thumbprint));
+      generation++;
+      lastSuccessAt = Math.min(fetchedAtMs, now());
+      seeded = true;
+      log('issuer keys seeded from a cache', { jwksUri: o.jwksUri, kids: next.map((e) => e.kid ?? '(none)'), fetchedAt: new Date(lastSuccessAt).toISOString() });
+      return true;
+    },
+    jwks: () => ({ keys: entries.map((e) => e.jwk) }),
     ready: () => !stale(now()),
     status() {
       const t = now();
@@ -268,6 +309,7 @@ export function createKeySet(o: KeySetOptions): KeySet {
         ...(lastSuccessAt !== undefined ? { lastSuccessAt: new Date(lastSuccessAt).toISOString() } : {}),
         ...(lastError !== undefined ? { lastError } : {}),
         stale: stale(t),
+        ...(seeded ? { seeded: true } : {}),
       };
     },
     stop() {

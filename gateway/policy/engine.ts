@@ -9,6 +9,7 @@ import { refuse } from '../errors.ts';
 import type { Decision, Refusal } from '../types.ts';
 import { readBundle, BundleError, type Bundle } from './bundle.ts';
 import { checkDecision } from './contract.ts';
+import { MASK_ENTRYPOINT } from '../../audit/mask.ts';
 
 export type EngineOptions = {
   readonly bundlePath: string;
@@ -23,6 +24,14 @@ export type PolicyEngine = {
   readonly entrypoint: string;
   /** Evaluate one input. Never throws. */
   evaluate(input: unknown): Decision | Refusal;
+  /** True when the bundle has the decision-log mask entrypoint (`system/log/mask`). */
+  readonly hasMask: boolean;
+  /**
+   * Evaluate `system.log.mask` on a decision-log event (`{path, input}`): the rule's raw result
+   * (undefined when the rule is undefined), or an Error when it failed to evaluate. Never throws.
+   * Without the entrypoint: `{ result: undefined }`.
+   */
+  mask(event: unknown): { result: unknown } | Error;
   status(): { revision: string; evaluations: number; errors: number; reloads: number };
 };
 
@@ -40,6 +49,7 @@ export async function createPolicyEngine(o: EngineOptions): Promise<PolicyEngine
     throw new BundleError(`policy.entrypoint: "${o.entrypoint}" is not an entrypoint of the bundle (has ${bundle.entrypoints.join(', ')})`);
   }
   let policy: LoadedPolicy | undefined = await instantiate(bundle, o);
+  const hasMask = bundle.entrypoints.includes(MASK_ENTRYPOINT);
   let evaluations = 0;
   let errors = 0;
   let reloads = 0;
@@ -86,6 +96,22 @@ export async function createPolicyEngine(o: EngineOptions): Promise<PolicyEngine
         return refuse('GW_ERR_POLICY_ERROR', checked);
       }
       return checked;
+    },
+    hasMask,
+    mask(event: unknown): { result: unknown } | Error {
+      if (!hasMask) return { result: undefined };
+      if (!policy) {
+        replaceInstance();
+        return new Error('policy instance is being rebuilt after an evaluation error');
+      }
+      try {
+        const resultSet = policy.evaluate(event, MASK_ENTRYPOINT);
+        const first = Array.isArray(resultSet) ? (resultSet[0] as { result?: unknown } | undefined) : undefined;
+        return { result: first?.result };
+      } catch (err) {
+        replaceInstance();
+        return new Error(`system.log.mask failed to evaluate: ${(err as Error).message}`);
+      }
     },
     status: () => ({ revision: bundle.revision, evaluations, errors, reloads }),
   };

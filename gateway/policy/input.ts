@@ -2,6 +2,10 @@
  * Builds the policy input document. Pure, and small on purpose: the input crosses into Wasm as
  * JSON on every evaluation, and it is what the decision log stores and replays. It never holds
  * a token, a posture assertion or a request header.
+ *
+ * `device` is `"unknown"` or `{managed, compliant, platform, risk?, age_s}`: `risk` only when the
+ * assertion's `risk` claim is `low`, `medium` or `high`; `age_s` is the assertion's age (now − iat,
+ * whole seconds) at this request, computed per request by identity/posture.ts `postureAt`.
  */
 import type { CanonicalRequest, Posture, Principal, Resource } from '../types.ts';
 

@@ -132,6 +132,16 @@ test_restricted_data_on_noncompliant_device if {
 	denied(mk(restricted_rep, {"managed": true, "platform": "windows"}, {"object": "Contact", "action": "read"})) == ["device.noncompliant"]
 }
 
+# The gateway also sends risk (when the assertion has one) and age_s: the pack reads neither, so
+# they never loosen nor tighten the device rule (managed/compliant decide).
+test_device_risk_and_age_do_not_change_the_device_rule if {
+	full := {"managed": true, "compliant": true, "platform": "macos", "risk": "high", "age_s": 899}
+	d := decide(mk(restricted_rep, full, {"object": "Contact", "action": "list"}))
+	d.allow == true
+	denied(mk(restricted_rep, object.union(full, {"managed": false}), {"object": "Contact", "action": "read"})) == ["device.unmanaged"]
+	denied(mk(restricted_rep, object.union(full, {"compliant": false, "risk": "low", "age_s": 0}), {"object": "Contact", "action": "read"})) == ["device.noncompliant"]
+}
+
 test_restricted_fields_named_by_the_request if {
 	d := decide(mk(restricted_rep, "unknown", {"object": "Contact", "action": "list", "fields": ["Id", "SSN__c"]}))
 	d.reasons == [{

@@ -120,3 +120,15 @@ t.test("the gateway's own forwarding headers name the client address it determin
   const none = upstreamHeaders(args());
   t.notOk('x-forwarded-for' in none || 'forwarded' in none, 'none without an address');
 });
+
+t.test('token exchange: the exchanged token is the only Authorization; the caller token and DPoP proof never go', async (t) => {
+  const withDpop = req([...base, ['dpop', 'eyJ.proof.sig']]);
+  const h = upstreamHeaders(args({ req: withDpop, exchangedToken: 'eyJ.exchanged.sig' }));
+  t.equal(h.authorization, 'Bearer eyJ.exchanged.sig');
+  t.equal(h.dpop, undefined);
+  t.notOk(JSON.stringify(h).includes('eyJ.x.y'), 'the caller token is nowhere');
+  const forwarding = upstreamHeaders(args({ req: withDpop, forwardAuthorization: true, exchangedToken: 'eyJ.exchanged.sig' }));
+  t.equal(forwarding.authorization, 'Bearer eyJ.exchanged.sig', 'the exchanged token wins even over forwardAuthorization');
+  t.equal(forwarding.dpop, undefined);
+  t.equal(upstreamHeaders(args()).authorization, undefined, 'without exchange: unchanged behaviour');
+});

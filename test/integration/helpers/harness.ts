@@ -44,6 +44,8 @@ export type HarnessOptions = {
   issuerOptions?: Record<string, unknown>;
   config?: (raw: Record<string, unknown>) => void;
   now?: () => Date;
+  /** The dev issuer answers RFC 8693 token exchange for this client (upstreams[].tokenExchange tests). */
+  devTokenExchange?: { clientId: string; clientSecret: string };
   /** Replay the trail when closing and fail on a mismatch or missing bundle (default true). */
   replayOnClose?: boolean;
 };
@@ -58,7 +60,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     { client_id: INTROSPECTOR.clientId, client_secret: INTROSPECTOR.clientSecret, scope: 'crm.read', claims: {} },
   ]);
   const logDir = await mkdtemp(join(tmpdir(), 'gw-it-'));
-  const dev = await startDevIssuer({ keyFile: join(logDir, 'keys.json') });
+  const dev = await startDevIssuer({ keyFile: join(logDir, 'keys.json'), ...(o.devTokenExchange ? { tokenExchange: o.devTokenExchange } : {}) });
   const crm = await startDemoCrm();
   const raw: Record<string, unknown> = {
     listen: { host: '127.0.0.1', port: 0 },
@@ -70,7 +72,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     ].map((i) => ({ ...i, ...(o.issuerOptions ?? {}) })),
     deviceTrust: { issuer: dev.deviceTrust.issuer, jwks: dev.deviceTrust.jwks },
     policy: { bundle: join(ROOT, 'dist', 'bundle.tar.gz') },
-    decisionLog: { dir: join(logDir, 'decisions'), fsync: true },
+    decisionLog: { dir: join(logDir, 'decisions'), durability: 'fsync' },
     timeouts: { connectMs: 1000, headersMs: 1500, bodyMs: 1500 },
     logging: { level: 'silent' },
   };

@@ -40,7 +40,7 @@ t.test('the chain runs on across size rotation; each closed segment is named by 
 
 t.test('checkpoints: Ed25519 over the canonical body, by the published key; a generated key is 0600 and announced', async (t) => {
   const dir = await tempDir(t);
-  const log = await openDecisionLog({ dir, fsync: true, instanceId: 'gw-1' });
+  const log = await openDecisionLog({ dir, durability: 'fsync', instanceId: 'gw-1' });
   t.equal(log.warnings.length, 1);
   t.match(log.warnings[0], /^decisionLog\.checkpointKey is not set: generated an Ed25519 checkpoint key at .*checkpoint-key\.pem; production should supply one/);
   await log.append(outcome(1));
@@ -57,7 +57,7 @@ t.test('checkpoints: Ed25519 over the canonical body, by the published key; a ge
   const lines = await linesOf(join(inst, 'segment-000000000001.jsonl'));
   t.match(cp, { first_seq: 1, last_seq: 2, lines: 2, head: hashLine(lines[1]!) });
 
-  const again = await openDecisionLog({ dir, fsync: true, instanceId: 'gw-1' });
+  const again = await openDecisionLog({ dir, durability: 'fsync', instanceId: 'gw-1' });
   t.match(again.warnings[0], /signing checkpoints with the generated key/, 'the generated key is reused, and still announced');
   await again.close();
   t.strictSame(await segmentsOf(inst), ['segment-000000000001.jsonl'], 'a segment without records is removed at close, not sealed');
@@ -68,7 +68,7 @@ t.test('a configured checkpoint key is used and published; a key that is not Ed2
   const keyFile = join(dir, 'cp.pem');
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   await writeFile(keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }));
-  const log = await openDecisionLog({ dir: join(dir, 'log'), fsync: false, instanceId: 'gw-1', checkpointKey: keyFile });
+  const log = await openDecisionLog({ dir: join(dir, 'log'), durability: 'batch', instanceId: 'gw-1', checkpointKey: keyFile });
   t.strictSame(log.warnings, []);
   await log.append(outcome(1));
   await log.close();
@@ -80,7 +80,7 @@ t.test('a configured checkpoint key is used and published; a key that is not Ed2
   // Rotating the key keeps the old public key published under its id, so old checkpoints verify.
   const next = generateKeyPairSync('ed25519');
   await writeFile(keyFile, next.privateKey.export({ format: 'pem', type: 'pkcs8' }));
-  const log2 = await openDecisionLog({ dir: join(dir, 'log'), fsync: false, instanceId: 'gw-1', checkpointKey: keyFile });
+  const log2 = await openDecisionLog({ dir: join(dir, 'log'), durability: 'batch', instanceId: 'gw-1', checkpointKey: keyFile });
   await log2.append(outcome(2));
   await log2.close();
   await stat(join(log.instanceDir, `checkpoint-key-${keyIdOf(publicKey)}.pub.pem`));
@@ -88,14 +88,14 @@ t.test('a configured checkpoint key is used and published; a key that is not Ed2
 
   const rsa = join(dir, 'rsa.pem');
   await writeFile(rsa, generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ format: 'pem', type: 'pkcs8' }));
-  await t.rejects(openDecisionLog({ dir: join(dir, 'log'), fsync: false, instanceId: 'gw-1', checkpointKey: rsa }), { message: /^decisionLog\.checkpointKey: .*rsa\.pem is a rsa key, expected Ed25519$/ });
-  await t.rejects(openDecisionLog({ dir: join(dir, 'log'), fsync: false, instanceId: 'gw-1', checkpointKey: join(dir, 'nope.pem') }), { message: /^decisionLog\.checkpointKey: cannot read .*nope\.pem \(ENOENT\)$/ });
+  await t.rejects(openDecisionLog({ dir: join(dir, 'log'), durability: 'none', instanceId: 'gw-1', checkpointKey: rsa }), { message: /^decisionLog\.checkpointKey: .*rsa\.pem is a rsa key, expected Ed25519$/ });
+  await t.rejects(openDecisionLog({ dir: join(dir, 'log'), durability: 'none', instanceId: 'gw-1', checkpointKey: join(dir, 'nope.pem') }), { message: /^decisionLog\.checkpointKey: cannot read .*nope\.pem \(ENOENT\)$/ });
 });
 
 t.test('age rotation: a segment whose first record is older than segmentMaxAgeMs closes before the next write', async (t) => {
   const dir = await tempDir(t);
   let clock = Date.parse('2026-11-25T15:00:00.000Z');
-  const log = await openDecisionLog({ dir, fsync: false, instanceId: 'gw-1', segmentMaxAgeMs: 60_000, now: () => clock });
+  const log = await openDecisionLog({ dir, durability: 'none', instanceId: 'gw-1', segmentMaxAgeMs: 60_000, now: () => clock });
   await log.append(outcome(1));
   clock += 59_999;
   await log.append(outcome(2));
@@ -111,7 +111,7 @@ t.test('age rotation: a segment whose first record is older than segmentMaxAgeMs
 
 t.test('an idle segment is closed by the age timer', async (t) => {
   const dir = await tempDir(t);
-  const log = await openDecisionLog({ dir, fsync: false, instanceId: 'gw-1', segmentMaxAgeMs: 100 });
+  const log = await openDecisionLog({ dir, durability: 'none', instanceId: 'gw-1', segmentMaxAgeMs: 100 });
   await log.append(outcome(1));
   const deadline = Date.now() + 5000;
   while (log.file.endsWith('000000000001.jsonl') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
@@ -138,7 +138,7 @@ t.test('recovery: a torn last line is cut, the segment sealed, and a recovery re
   await appendFile(join(inst, last), torn);
   t.match((await verifyLog(dir)).problems, [{ code: 'line.torn', segment: last }], 'verify names the torn line before recovery');
 
-  const log = await openDecisionLog({ dir, fsync: true, instanceId: 'gw-1', labels, now: () => Date.parse('2026-11-25T16:00:00.000Z') });
+  const log = await openDecisionLog({ dir, durability: 'fsync', instanceId: 'gw-1', labels, now: () => Date.parse('2026-11-25T16:00:00.000Z') });
   t.equal(await readFile(join(inst, last), 'utf8'), good.join(''), 'the torn bytes are cut, the intact lines kept');
   const cp = JSON.parse(await readFile(join(inst, `${last}.checkpoint.json`), 'utf8')) as Checkpoint;
   t.match(cp, { last_seq: 10, head: hashLine(good[good.length - 1]!) }, 'the recovered segment is sealed');
@@ -165,7 +165,7 @@ t.test('recovery: a torn last line is cut, the segment sealed, and a recovery re
 t.test('recovery: an unsealed segment without a torn line gets a recovery record with 0 bytes cut', async (t) => {
   const dir = await tempDir(t);
   const { inst, last } = await crashedTrail(dir, 6);
-  const log = await openDecisionLog({ dir, fsync: false, instanceId: 'gw-1' });
+  const log = await openDecisionLog({ dir, durability: 'none', instanceId: 'gw-1' });
   const [rec] = (await linesOf(log.file)).map(parse);
   t.match(rec, { kind: 'recovery', segment: last, truncated_bytes: 0, last_seq: 6, seq: 7 });
   t.notOk('truncated_sha256' in rec!);
@@ -178,7 +178,7 @@ t.test('recovery: a last line of garbage (zero-filled after a power loss) is cut
   const dir = await tempDir(t);
   const { inst, last } = await crashedTrail(dir, 5);
   await appendFile(join(inst, last), Buffer.concat([Buffer.from('{"seq":6,"prev":"'), Buffer.alloc(20), Buffer.from('\n'), Buffer.alloc(10)]));
-  const log = await openDecisionLog({ dir, fsync: false, instanceId: 'gw-1' });
+  const log = await openDecisionLog({ dir, durability: 'none', instanceId: 'gw-1' });
   const [rec] = (await linesOf(log.file)).map(parse);
   t.match(rec, { kind: 'recovery', truncated_bytes: 17 + 20 + 1 + 10, last_seq: 5, seq: 6 });
   await log.close();
@@ -189,7 +189,7 @@ t.test('recovery: a last line of garbage (zero-filled after a power loss) is cut
   const a = await writeTrail(dir2, 3);
   const empty = join(a.instanceDir, 'segment-000000000004.jsonl');
   await writeFile(empty, '{"decision_id":');
-  const b = await openDecisionLog({ dir: dir2, fsync: false, instanceId: 'gw-1' });
+  const b = await openDecisionLog({ dir: dir2, durability: 'none', instanceId: 'gw-1' });
   t.equal(b.file, empty, 'the new segment takes the name of the removed one');
   t.match((await linesOf(b.file)).map(parse), [{ kind: 'recovery', segment: 'segment-000000000004.jsonl', truncated_bytes: 15, last_seq: 3, seq: 4 }]);
   await b.close();
@@ -201,7 +201,7 @@ t.test('a failed batch is refused, its bytes cut, and the records queued behind 
   let fail = false;
   const log = await openDecisionLog({
     dir,
-    fsync: true,
+    durability: 'fsync',
     instanceId: 'gw-1',
     write: async (fh, data) => {
       if (fail) {

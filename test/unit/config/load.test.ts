@@ -74,9 +74,9 @@ t.test('defaults are filled with their exact values', async (t) => {
       },
     ],
     policy: { bundle: '/etc/crm-gateway/dist/bundle.tar.gz', entrypoint: 'crm/authz/decision', memoryInitialPages: 64, memoryMaximumPages: 4096 },
-    decisionLog: { dir: '/etc/crm-gateway/var/decisions', fsync: true, erase: [], segmentBytes: 67_108_864, segmentMaxAgeMs: 3_600_000 },
+    decisionLog: { dir: '/etc/crm-gateway/var/decisions', durability: 'fsync', batchIntervalMs: 10, erase: [], maxInputBytes: 65_536, segmentBytes: 67_108_864, segmentMaxAgeMs: 3_600_000 },
     limits: { requestBodyBytes: 1_048_576, responseBodyBytes: 16_777_216, jsonDepth: 64, tokenBytes: 8192, verifiedCacheEntries: 10_000 },
-    timeouts: { connectMs: 2000, headersMs: 10_000, bodyMs: 30_000, discoveryMs: 5000, keysRefreshMs: 600_000, verifiedCacheMs: 60_000, introspectionCacheMs: 60_000, inactiveCacheMs: 10_000, shutdownMs: 10_000 },
+    timeouts: { connectMs: 2000, headersMs: 10_000, bodyMs: 30_000, discoveryMs: 5000, keysRefreshMs: 600_000, discoveryRefreshMs: 3_600_000, verifiedCacheMs: 60_000, introspectionCacheMs: 60_000, inactiveCacheMs: 10_000, shutdownMs: 10_000 },
     logging: { level: 'info' },
     proxy: { headerStrip: [], headerStripPrefixes: [], allowQueryToken: false, trustedProxies: [] },
   });
@@ -93,10 +93,28 @@ t.test('deviceTrust defaults', async (t) => {
   t.strictSame(cfg.deviceTrust, {
     issuer: 'https://device-trust.example.com',
     jwks: { keys: [{ kty: 'EC', crv: 'P-256', x: 'a', y: 'b' }] },
+    allowInsecureHttp: false,
+    jwksCooldownMs: 30_000,
+    maxKeyStalenessMs: 86_400_000,
     algorithms: ['ES256'],
     header: 'x-device-posture-assertion',
     maxAgeSeconds: 900,
   });
+});
+
+t.test('deviceTrust: exactly one of jwks and jwksUri; plain-http jwksUri only with allowInsecureHttp', async (t) => {
+  const jwks = { keys: [{ kty: 'EC', crv: 'P-256', x: 'a', y: 'b' }] };
+  const byUrl = validateConfig(withPatch((c) => (c.deviceTrust = { issuer: 'dt', jwksUri: 'https://dt.example.com/jwks' })), BASE);
+  t.equal(byUrl.deviceTrust?.jwksUri, 'https://dt.example.com/jwks');
+  t.equal(byUrl.deviceTrust?.jwks, undefined);
+  t.equal(errorOf(withPatch((c) => (c.deviceTrust = { issuer: 'dt' }))), 'deviceTrust: give exactly one of jwks and jwksUri');
+  t.equal(errorOf(withPatch((c) => (c.deviceTrust = { issuer: 'dt', jwks, jwksUri: 'https://dt.example.com/jwks' }))), 'deviceTrust: give exactly one of jwks and jwksUri');
+  t.equal(
+    errorOf(withPatch((c) => (c.deviceTrust = { issuer: 'dt', jwksUri: 'http://127.0.0.1:1/jwks' }))),
+    'deviceTrust.jwksUri: plain http is refused unless deviceTrust.allowInsecureHttp is true (development only)',
+  );
+  t.equal(validateConfig(withPatch((c) => (c.deviceTrust = { issuer: 'dt', jwksUri: 'http://127.0.0.1:1/jwks', allowInsecureHttp: true })), BASE).deviceTrust?.allowInsecureHttp, true);
+  t.match(errorOf(withPatch((c) => (c.deviceTrust = { issuer: 'dt', jwksUri: 'ftp://x/jwks' }))), /^deviceTrust\.jwksUri: must match pattern/);
 });
 
 t.test('given values win over defaults; the input object is not changed', async (t) => {
@@ -179,7 +197,7 @@ t.test('required keys', async (t) => {
     ['upstreams[0].url', (c) => delete c.upstreams[0].url, 'upstreams[0].url: is required'],
     ['upstreams[0].adapter', (c) => delete c.upstreams[0].adapter, 'upstreams[0].adapter: is required'],
     ['issuers[0].audience', (c) => delete c.issuers[0].audience, 'issuers[0].audience: is required'],
-    ['deviceTrust.jwks', (c) => (c.deviceTrust = { issuer: 'x' }), 'deviceTrust.jwks: is required'],
+    ['deviceTrust.jwks', (c) => (c.deviceTrust = { issuer: 'x' }), 'deviceTrust: give exactly one of jwks and jwksUri'],
     ['deviceTrust.jwks.keys[0].kty', (c) => (c.deviceTrust = { issuer: 'x', jwks: { keys: [{ crv: 'P-256' }] } }), 'deviceTrust.jwks.keys[0].kty: is required'],
   ];
   for (const [name, patch, want] of cases) t.equal(errorOf(withPatch(patch)), want, name);
@@ -207,6 +225,9 @@ t.test('wrong types and out-of-range values', async (t) => {
     ['clockTolerance too big', withPatch((c) => (c.issuers[0].clockToleranceSeconds = 301)), 'issuers[0].clockToleranceSeconds: must be <= 300'],
     ['logging.level', withPatch((c) => (c.logging = { level: 'verbose' })), 'logging.level: must be one of ["fatal","error","warn","info","debug","trace","silent"]'],
     ['decisionLog.fsync string', withPatch((c) => (c.decisionLog.fsync = 'true')), 'decisionLog.fsync: must be boolean'],
+    ['decisionLog.durability unknown', withPatch((c) => (c.decisionLog.durability = 'sometimes')), 'decisionLog.durability: must be one of ["fsync","batch","none"]'],
+    ['decisionLog.ship.url not http', withPatch((c) => (c.decisionLog.ship = { url: 'file:///tmp/x' })), 'decisionLog.ship.url: must match pattern "^https?://[^\\s/?#]+(/[^\\s?#]*)?$"'],
+    ['decisionLog.ship.bufferMaxRecords zero', withPatch((c) => (c.decisionLog.ship = { url: 'http://127.0.0.1:1', bufferMaxRecords: 0 })), 'decisionLog.ship.bufferMaxRecords: must be >= 1'],
     ['decisionLog.erase not a pointer', withPatch((c) => (c.decisionLog.erase = ['input.subject'])), 'decisionLog.erase[0]: must match pattern "^(/[^/]+)+$"'],
     ['limits.tokenBytes zero', withPatch((c) => (c.limits = { tokenBytes: 0 })), 'limits.tokenBytes: must be >= 1'],
     ['timeouts.keysRefreshMs below 1000', withPatch((c) => (c.timeouts = { keysRefreshMs: 999 })), 'timeouts.keysRefreshMs: must be >= 1000'],
@@ -399,4 +420,41 @@ t.test('main.ts exits 2 with "config error: <key>:" on stderr', async (t) => {
   const e = await run([]);
   t.equal(e.code, 2, 'no --config and no GATEWAY_CONFIG');
   t.equal(e.stderr, 'usage: node gateway/main.ts --config <file.yaml> | --demo\n');
+});
+
+t.test('decisionLog.durability: the deprecated fsync alias maps to fsync/none; both together are refused; ship defaults', async (t) => {
+  t.equal(validateConfig(withPatch((c) => (c.decisionLog.fsync = true)), '/etc/crm-gateway').decisionLog.durability, 'fsync');
+  const off = validateConfig(withPatch((c) => (c.decisionLog.fsync = false)), '/etc/crm-gateway');
+  t.equal(off.decisionLog.durability, 'none');
+  t.equal(off.decisionLog.fsync, false, 'the alias stays visible, so the start can warn about it');
+  t.equal(validateConfig(withPatch((c) => (c.decisionLog.durability = 'batch')), '/etc/crm-gateway').decisionLog.durability, 'batch');
+  t.equal(errorOf(withPatch((c) => ((c.decisionLog.fsync = true), (c.decisionLog.durability = 'batch')))), 'decisionLog.fsync: deprecated alias of decisionLog.durability; give durability only');
+  const shipped = validateConfig(withPatch((c) => (c.decisionLog.ship = { url: 'https://logs.example.com/opa' })), '/etc/crm-gateway');
+  t.strictSame(shipped.decisionLog.ship, { url: 'https://logs.example.com/opa', batchMaxRecords: 500, bufferMaxRecords: 10_000, flushIntervalMs: 1000, timeoutMs: 5000, maxBackoffMs: 60_000 });
+});
+
+t.test('upstreams[].tokenExchange: a configured issuer, exactly one secret (env resolved), not with forwardAuthorization', async (t) => {
+  const base = (x: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+    withPatch((c) => {
+      c.upstreams[0].tokenExchange = x;
+      Object.assign(c.upstreams[0], extra);
+    });
+  const issuer = (minimal() as { issuers: { issuer: string }[] }).issuers[0]!.issuer;
+  const ok = validateConfig(base({ issuer, clientId: 'gw', clientSecret: 's3cret', audience: 'urn:sf', scope: 'crm.read' }), BASE);
+  t.strictSame(ok.upstreams[0]!.tokenExchange, { issuer, clientId: 'gw', clientSecret: 's3cret', audience: 'urn:sf', scope: 'crm.read' });
+  process.env.GW_TEST_EXCHANGE_SECRET = 'from-env';
+  t.teardown(() => delete process.env.GW_TEST_EXCHANGE_SECRET);
+  t.equal(validateConfig(base({ issuer, clientId: 'gw', clientSecretEnv: 'GW_TEST_EXCHANGE_SECRET', audience: 'urn:sf' }), BASE).upstreams[0]!.tokenExchange?.clientSecret, 'from-env');
+  t.equal(errorOf(base({ issuer: 'https://other.example.com', clientId: 'gw', clientSecret: 's', audience: 'a' })), 'upstreams[0].tokenExchange.issuer: "https://other.example.com" is not one of the configured issuers');
+  t.equal(errorOf(base({ issuer, clientId: 'gw', audience: 'a' })), 'upstreams[0].tokenExchange: give exactly one of clientSecret and clientSecretEnv');
+  t.equal(errorOf(base({ issuer, clientId: 'gw', clientSecret: 's', clientSecretEnv: 'X', audience: 'a' })), 'upstreams[0].tokenExchange: give exactly one of clientSecret and clientSecretEnv');
+  t.equal(errorOf(base({ issuer, clientId: 'gw', clientSecretEnv: 'GW_TEST_UNSET_VAR_X', audience: 'a' })), 'upstreams[0].tokenExchange.clientSecretEnv: environment variable GW_TEST_UNSET_VAR_X is not set');
+  t.equal(errorOf(base({ issuer, clientId: 'gw', clientSecret: 's', audience: 'a' }, { forwardAuthorization: true })), "upstreams[0].forwardAuthorization: must be false with tokenExchange (the exchanged token is forwarded instead of the caller's)");
+  t.equal(errorOf(base({ issuer, clientId: 'gw', clientSecret: 's' })), 'upstreams[0].tokenExchange.audience: is required');
+});
+
+t.test('issuers[].cacheFile resolves against the config folder; timeouts.discoveryRefreshMs defaults to 1 hour', async (t) => {
+  const cfg = validateConfig(withPatch((c) => (c.issuers[0].cacheFile = 'var/idp-cache.json')), BASE);
+  t.equal(cfg.issuers[0]!.cacheFile, join(BASE, 'var/idp-cache.json'));
+  t.equal(cfg.timeouts.discoveryRefreshMs, 3_600_000);
 });

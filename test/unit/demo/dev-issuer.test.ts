@@ -48,7 +48,7 @@ t.test('discovery metadata and JWKS verify a signed access token', async (t) => 
   t.match(payload, { iss: iss.issuer, aud: 'crm-gateway', sub: 'u-1', tenant: 'acme', regions: ['EU'], scope: 'crm.read' });
   t.equal(payload.exp! - payload.iat!, 3600);
   t.match(payload.jti, /^[0-9a-f-]{36}$/);
-  t.same(iss.stats(), { discovery: 1, jwks: 2 });
+  t.same(iss.stats(), { discovery: 1, jwks: 2, tokenExchange: 0 });
 });
 
 t.test('posture assertions: typ posture+jwt, device-trust key, 10 minutes', async (t) => {

@@ -180,3 +180,34 @@ t.test('periodic refresh, and background retries with backoff after failures', a
   t.equal(down.fetches, 2, 'retried once');
   t.equal(ks2.ready(), true, 'recovered in the background');
 });
+
+t.test('seed: keys from a cache file verify until maxStaleness after they were written; a fetch replaces them', async (t) => {
+  const { idp, clock, ks } = setup([k2]);
+  idp.down = true;
+  t.equal(await ks.seed({ keys: [k1] }, clock.ms - 1000), true);
+  t.match(ks.status(), { ready: true, kids: ['k1'], seeded: true });
+  t.match(await ks.select({ alg: 'ES256', kid: 'k1' }), { ok: true }, 'a seeded key verifies');
+  t.match(await ks.select({ alg: 'ES256', kid: 'k9' }), { ok: false, why: 'unavailable' }, 'unknown kid while the IdP is down: unavailable');
+  t.strictSame(ks.jwks().keys.map((k) => k.kid), ['k1']);
+  clock.ms += 3_600_000;
+  t.equal(ks.ready(), false, 'stale maxStalenessMs after the seed time, not after the load');
+  idp.down = false;
+  t.equal(await ks.refresh(), true);
+  t.match(ks.status(), { ready: true, kids: ['k2'] });
+  t.equal(ks.status().seeded, undefined, 'fetched keys replaced the seeded ones');
+  t.equal(await ks.seed({ keys: [k1] }, clock.ms), false, 'a seed after a successful fetch is ignored');
+  t.equal(await setup([]).ks.seed({ keys: [k1] }, Number.NaN), false, 'an invalid time is refused');
+  t.equal(await setup([]).ks.seed({ keys: [] }, clock.ms), false, 'no usable key');
+  t.equal(await setup([]).ks.seed({ nokeys: 1 }, clock.ms), false);
+});
+
+t.test('onFetched gets the published public keys after each successful fetch; holds is false once stopped', async (t) => {
+  const seen: string[][] = [];
+  const { ks } = setup([k1, k2], { onFetched: (j) => seen.push(j.keys.map((k) => k.kid!)) });
+  await ks.start();
+  const sel = await ks.select({ alg: 'ES256', kid: 'k1' });
+  t.strictSame(seen, [['k1', 'k2']]);
+  t.ok(sel.ok && ks.holds(sel.ref));
+  ks.stop();
+  t.ok(sel.ok && !ks.holds(sel.ref), 'a stopped (replaced) key set holds nothing');
+});

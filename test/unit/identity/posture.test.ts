@@ -1,6 +1,6 @@
 import t from 'tap';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { createPostureVerifier } from '../../../gateway/identity/posture.ts';
+import { createPostureVerifier, postureAt } from '../../../gateway/identity/posture.ts';
 import type { DeviceTrustConfig } from '../../../gateway/config/load.ts';
 
 type KeyLike = Awaited<ReturnType<typeof generateKeyPair>>['privateKey'];
@@ -34,16 +34,19 @@ t.test('a valid assertion gives managed, compliant and platform', async (t) => {
     posture: { managed: true, compliant: true, platform: 'macos' },
     note: 'verified',
     expiresAtMs: (iat + 600) * 1000,
+    issuedAtMs: iat * 1000,
   });
   t.strictSame(await verify(await assertion(fresh({ iat, exp: iat + 3600, managed: false, compliant: false, platform: 'linux' })), 'u-eu-rep'), {
     posture: { managed: false, compliant: false, platform: 'linux' },
     note: 'verified',
     expiresAtMs: (iat + 900) * 1000,
+    issuedAtMs: iat * 1000,
   });
   t.strictSame(await verify(await assertion(fresh({ iat, exp: iat + 600 }), { typ: 'application/posture+jwt' }), 'u-eu-rep'), {
     posture: { managed: true, compliant: true, platform: 'macos' },
     note: 'verified',
     expiresAtMs: (iat + 600) * 1000,
+    issuedAtMs: iat * 1000,
   }, 'typ with the application/ prefix (RFC 8725 §3.11)');
 });
 
@@ -79,4 +82,76 @@ t.test('no deviceTrust configuration: always unknown', async (t) => {
   const none = createPostureVerifier(undefined);
   t.strictSame(await none(await assertion(fresh()), 'u-eu-rep'), { posture: 'unknown', note: 'no device-trust issuer configured' });
   t.strictSame(await none(undefined, 'u-eu-rep'), { posture: 'unknown', note: 'no device-trust issuer configured' });
+});
+
+t.test('risk: the claim when low/medium/high, else absent; age_s computed at use from iat', async (t) => {
+  const iat = now() - 100;
+  for (const risk of ['low', 'medium', 'high']) {
+    const r = await verify(await assertion(fresh({ iat, risk })), 'u-eu-rep');
+    t.strictSame(r.posture, { managed: true, compliant: true, platform: 'macos', risk }, `risk ${risk}`);
+  }
+  for (const risk of ['LOW', 'critical', 3, null, ['low'], { level: 'low' }]) {
+    const r = await verify(await assertion(fresh({ iat, risk })), 'u-eu-rep');
+    t.strictSame(r.posture, { managed: true, compliant: true, platform: 'macos' }, `risk ${JSON.stringify(risk)} is left out`);
+  }
+  const r = await verify(await assertion(fresh({ iat, risk: 'medium' })), 'u-eu-rep');
+  // The same (cached) result read at two moments: age_s follows the clock, the result is untouched.
+  t.strictSame(postureAt(r, iat * 1000 + 100_400), { managed: true, compliant: true, platform: 'macos', risk: 'medium', age_s: 100 });
+  t.strictSame(postureAt(r, iat * 1000 + 250_999), { managed: true, compliant: true, platform: 'macos', risk: 'medium', age_s: 250 });
+  t.strictSame(postureAt(r, iat * 1000 - 2000), { managed: true, compliant: true, platform: 'macos', risk: 'medium', age_s: 0 }, 'never negative');
+  t.equal('age_s' in (r.posture as object), false, 'the verified result holds no age_s');
+  t.equal(postureAt({ posture: 'unknown', note: 'x' }, Date.now()), 'unknown');
+});
+
+t.test('jwksUri: keys fetched and rotated by the key-set manager; cooldown; removed key stops holding', async (t) => {
+  const k2 = await generateKeyPair('ES256');
+  let published = [{ ...(await exportJWK(trusted.publicKey)), kid: 'dt-1', alg: 'ES256' }];
+  let fetches = 0;
+  let down = false;
+  let clock = Date.now();
+  const fetchStub = async () => {
+    fetches++;
+    if (down) return new Response('{}', { status: 503 });
+    return new Response(JSON.stringify({ keys: published }), { status: 200, headers: { 'content-type': 'application/json' } });
+  };
+  const { jwks: _inline, ...rest } = cfg;
+  const byUrl = createPostureVerifier(
+    { ...rest, jwksUri: 'https://device-trust.example.test/jwks', jwksCooldownMs: 10_000, maxKeyStalenessMs: 60_000 },
+    { fetch: fetchStub, now: () => clock, timeouts: { discoveryMs: 1000, keysRefreshMs: 3_600_000 } },
+  );
+  t.teardown(() => byUrl.stop());
+  const first = await byUrl(await assertion(fresh()), 'u-eu-rep');
+  t.equal(first.note, 'verified');
+  t.ok(first.key, 'the result names the verifying key');
+  t.equal(byUrl.holds(first), true);
+  t.equal(byUrl.status()?.kids.join(), 'dt-1');
+
+  // A new key at the issuer: accepted after one refetch.
+  published = [{ ...(await exportJWK(k2.publicKey)), kid: 'dt-2', alg: 'ES256' }, ...published];
+  const before = fetches;
+  const rotated = await byUrl(await assertion(fresh(), { kid: 'dt-2', key: k2.privateKey }), 'u-eu-rep');
+  t.equal(rotated.note, 'verified', 'new kid verified after a refetch');
+  t.equal(fetches, before + 1, 'one refetch');
+
+  // Unknown kids within the cooldown: no further fetch, whatever their number.
+  for (const kid of ['x1', 'x2', 'x3']) {
+    t.equal((await byUrl(await assertion(fresh(), { kid }), 'u-eu-rep')).note, 'posture assertion refused: ERR_JWKS_NO_MATCHING_KEY');
+  }
+  t.equal(fetches, before + 1, 'unknown kids within the cooldown fetch nothing');
+
+  // dt-1 removed at the issuer: after the next refetch, results it verified no longer hold.
+  published = published.filter((k) => k.kid !== 'dt-1');
+  clock += 11_000;
+  await byUrl(await assertion(fresh(), { kid: 'x4' }), 'u-eu-rep'); // triggers the refetch
+  t.equal(byUrl.holds(first), false, 'removed key: cached result no longer holds');
+  t.equal(byUrl.holds(rotated), true);
+  t.equal((await byUrl(await assertion(fresh()), 'u-eu-rep')).note, 'posture assertion refused: ERR_JWKS_NO_MATCHING_KEY');
+
+  // Outage beyond the maximum staleness: unknown, with the reason, not a crash.
+  down = true;
+  clock += 61_000;
+  const stale = await byUrl(await assertion(fresh(), { kid: 'dt-2', key: k2.privateKey }), 'u-eu-rep');
+  t.equal(stale.posture, 'unknown');
+  t.match(stale.note, /^posture keys unavailable: issuer keys are stale/);
+  t.equal(byUrl.holds(rotated), false, 'stale keys: nothing holds');
 });

@@ -53,7 +53,7 @@ const keySet = await keySetOf([esJwk, rsaJwk]);
 
 /** A minimal registry: one issuer whose state holds a key set (or none yet). */
 function registry(keys: KeySet | undefined, cfg: IssuerConfig = issuerConfig): IssuerRegistry {
-  const state: IssuerState = { config: cfg, keys, jwksUri: undefined, lastError: undefined, introspection: undefined, introspections: { ok: 0, failed: 0 } };
+  const state: IssuerState = { config: cfg, keys, jwksUri: undefined, lastError: undefined, introspection: undefined, metadata: undefined, introspections: { ok: 0, failed: 0 }, keysFrom: undefined };
   return {
     find: (iss) => (iss === cfg.issuer ? state : undefined),
     opaqueIssuer: () => undefined,

@@ -75,7 +75,7 @@ async function rejection(p: Promise<unknown>): Promise<{ name: string; message: 
 t.test('the real bundle: revision, sha256, entrypoint', async (t) => {
   const b = await readBundle(BUNDLE);
   t.match(b.revision, /^sha256:[0-9a-f]{32}$/);
-  t.strictSame(b.entrypoints, ['crm/authz/decision']);
+  t.strictSame(b.entrypoints, ['crm/authz/decision', 'system/log/mask']);
   t.equal(b.sha256, createHash('sha256').update(await readFile(BUNDLE)).digest('hex'));
   t.equal(Buffer.from(b.wasm.subarray(0, 4)).toString('latin1'), '\0asm', 'policy.wasm is WebAssembly');
   const e = await createPolicyEngine(opts());
@@ -152,7 +152,7 @@ t.test('an input that cannot be evaluated fails closed, and a fresh instance tak
 t.test('a wrong entrypoint is a BundleError naming policy.entrypoint', async (t) => {
   t.strictSame(await rejection(createPolicyEngine(opts({ entrypoint: 'crm/authz/allow' }))), {
     name: 'BundleError',
-    message: 'policy.entrypoint: "crm/authz/allow" is not an entrypoint of the bundle (has crm/authz/decision)',
+    message: 'policy.entrypoint: "crm/authz/allow" is not an entrypoint of the bundle (has crm/authz/decision, system/log/mask)',
   });
 });
 
@@ -209,4 +209,13 @@ t.test('BundleError is an Error with its own name', async (t) => {
   const e = new BundleError('policy.bundle: x');
   t.ok(e instanceof Error);
   t.equal(e.name, 'BundleError');
+});
+
+t.test('the decision-log mask entrypoint: evaluated on {path, input}, raw result', async (t) => {
+  const e = await createPolicyEngine(opts());
+  t.equal(e.hasMask, true);
+  const event = { path: 'crm/authz/decision', input: { resource: { object: 'Contact', action: 'create', body: { Email: 'a@b', Name: 'Ann' } } } };
+  t.strictSame(e.mask(event), { result: ['/input/resource/body/Email'] });
+  t.strictSame(e.mask({ path: 'crm/authz/decision', input: {} }), { result: [] });
+  t.equal(e.status().evaluations, 0, 'mask evaluations are not policy evaluations');
 });

@@ -51,7 +51,7 @@ t.test('exact input document for a user', async (t) => {
   const resource: Resource = { adapter: 'salesforce', object: 'Contact', action: 'list', fields: ['Id', 'Name'], filtered: true };
   const input = buildInput({
     principal: user,
-    posture: { managed: true, compliant: true, platform: 'macos' },
+    posture: { managed: true, compliant: true, platform: 'macos', risk: 'low', age_s: 42 },
     req: req('GET', '/services/data/v60.0/query', 'q=SELECT+Id,Name+FROM+Contact'),
     resource,
     now,
@@ -59,7 +59,7 @@ t.test('exact input document for a user', async (t) => {
   });
   t.strictSame(input, {
     subject: { kind: 'user', id: 'u-eu-rep', tenant: 'acme', issuer: 'https://idp.example.test', roles: ['sales'], scopes: ['crm.read', 'crm.write'], regions: ['EU'], clearance: 'internal' },
-    device: { managed: true, compliant: true, platform: 'macos' },
+    device: { managed: true, compliant: true, platform: 'macos', risk: 'low', age_s: 42 },
     request: { method: 'GET', path: '/services/data/v60.0/query', query: { q: ['SELECT Id,Name FROM Contact'] } },
     resource: { adapter: 'salesforce', object: 'Contact', action: 'list', fields: ['Id', 'Name'] },
     env: { now: '2026-11-25T15:00:00.000Z', gateway_region: 'EU' },
@@ -96,7 +96,7 @@ t.test('a user token that names its client keeps client_id (docs/decision-log.md
 t.test('no token, assertion, header or raw claim anywhere in the input', async (t) => {
   const input = buildInput({
     principal: user,
-    posture: { managed: true, compliant: true, platform: 'macos' },
+    posture: { managed: true, compliant: true, platform: 'macos', age_s: 0 },
     req: req('GET', '/services/data/v60.0/sobjects/Contact/003xx', 'a=1'),
     resource: { adapter: 'salesforce', object: 'Contact', id: '003xx', action: 'read', filtered: true },
     now,
