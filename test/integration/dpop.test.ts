@@ -5,7 +5,7 @@
  */
 import t from 'tap';
 import { createHash, randomUUID } from 'node:crypto';
-import { request as httpRequest } from 'node:http';
+import { rawRequest, type RawAnswer } from './helpers/raw-request.ts';
 import { calculateJwkThumbprint, exportJWK, generateKeyPair, SignJWT, type JWK } from 'jose';
 import { findPersona } from '../../gateway/demo/personas.ts';
 import { startHarness, soql, type Harness } from './helpers/harness.ts';
@@ -35,21 +35,9 @@ async function proof(token: string, claims: Record<string, unknown> = {}, o: Pro
   return new SignJWT(payload).setProtectedHeader({ alg: 'ES256', typ: 'dpop+jwt', jwk: await pub(key) }).sign(key.privateKey);
 }
 
-type Answer = { status: number; headers: Record<string, string | string[] | undefined>; body: string };
+type Answer = RawAnswer;
 /** One GET with raw header lines (repeated headers stay repeated). */
-function send(rawHeaders: string[], target = path, baseUrl = h.gw.url): Promise<Answer> {
-  const u = new URL(baseUrl);
-  return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: u.hostname, port: u.port, method: 'GET', path: target, headers: ['host', u.host, ...rawHeaders] }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const send = (rawHeaders: string[], target = path, baseUrl = h.gw.url): Promise<Answer> => rawRequest(baseUrl, target, rawHeaders);
 const dpop = (token: string, ...proofs: string[]) => send(['authorization', `DPoP ${token}`, ...proofs.flatMap((p) => ['DPoP', p])]);
 const reasonOf = (a: Answer) => (JSON.parse(a.body) as { reason?: string }).reason;
 

@@ -7,7 +7,8 @@
  */
 import t from 'tap';
 import { createPrivateKey, createPublicKey, randomUUID, sign as cryptoSign, type JsonWebKey, type KeyObject } from 'node:crypto';
-import { createServer, request as httpRequest } from 'node:http';
+import { createServer } from 'node:http';
+import { rawRequest } from './helpers/raw-request.ts';
 import type { AddressInfo } from 'node:net';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import { findPersona } from '../../gateway/demo/personas.ts';
@@ -59,20 +60,7 @@ const good = signRaw(header(), claims());
 const [gh, gp] = good.split('.') as [string, string, string];
 
 /** One request with raw header lines (fetch would merge or refuse repeated headers). */
-function send(rawHeaders: string[], target = path): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
-  const u = new URL(h.gw.url);
-  return new Promise((resolve, reject) => {
-    // With raw header lines Node adds no Host of its own.
-    const req = httpRequest({ host: u.hostname, port: u.port, method: 'GET', path: target, headers: ['host', u.host, ...rawHeaders] }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const send = (rawHeaders: string[], target = path) => rawRequest(h.gw.url, target, rawHeaders);
 const bearer = (token: string | Promise<string>, scheme = 'Bearer') => async () => send(['authorization', `${scheme} ${await token}`]);
 
 type Case = readonly [name: string, request: () => ReturnType<typeof send>, status: number, reason: string | undefined];

@@ -5,7 +5,6 @@
  * log goes to a fresh temporary folder that tests read back.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { formatReport, missingBundles, replayLog } from '../../../audit/replay.ts';
@@ -15,6 +14,7 @@ import { startDemoCrm, type DemoCrm } from '../../../gateway/demo/crm-upstream.t
 import { readKeyFile, startDevIssuer, type DevIssuer, type DevKeys } from '../../../gateway/demo/dev-issuer.ts';
 import { findPersona, issuePersonaTokens, type PersonaName, type PersonaTokens } from '../../../gateway/demo/personas.ts';
 import { startIdp, type TestIdp } from './idp.ts';
+import { rawRequest } from './raw-request.ts';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 
@@ -101,19 +101,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
       }
       return fetch(`${gw.url}${path}`, { method: init.method ?? 'GET', headers, ...(body !== undefined ? { body } : {}) });
     },
-    raw(target, headers = {}) {
-      const u = new URL(gw.url);
-      return new Promise((resolveP, rejectP) => {
-        const req = httpRequest({ host: u.hostname, port: u.port, method: 'GET', path: target, headers }, (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (body += c));
-          res.on('end', () => resolveP({ status: res.statusCode ?? 0, headers: res.headers, body }));
-        });
-        req.on('error', rejectP);
-        req.end();
-      });
-    },
+    raw: (target, headers = {}) => rawRequest(gw.url, target, headers),
     async records() {
       const text = await readFile(gw.decisionLog.file, 'utf8');
       return text.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as Record<string, unknown>);
