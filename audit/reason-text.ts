@@ -53,6 +53,7 @@ export const REASON_TEXT: Readonly<Record<string, ReasonText>> = {
   'auth.dpop_binding_mismatch': g("the DPoP proof's key is not the one the token is bound to, or the token is not DPoP-bound"),
   'auth.dpop_required': g('the token is sender-constrained and must be presented with the DPoP scheme and a proof'),
   'auth.mtls_unsupported': g('a certificate-bound token (RFC 8705) that the gateway cannot check, as it does not terminate mutual TLS'),
+  'auth.mtls_binding_mismatch': g('a certificate-bound token (RFC 8705) presented without the verified client certificate it is bound to (another certificate, or none)'),
   // gateway: resource resolution
   'resource.unknown_route': g('the adapter does not know this route; unknown routes are never passed through'),
   'resource.method_not_allowed': g('the route exists, but not for this method'),

@@ -49,6 +49,7 @@ export const ERRORS = {
   GW_ERR_AUTH_DPOP_BINDING_MISMATCH: { reason: 'auth.dpop_binding_mismatch', status: 401, title: 'DPoP proof key does not match the token binding (cnf.jkt), or the token is not DPoP-bound' },
   GW_ERR_AUTH_DPOP_REQUIRED: { reason: 'auth.dpop_required', status: 401, title: 'Token must be presented with the DPoP scheme and a proof' },
   GW_ERR_AUTH_MTLS_UNSUPPORTED: { reason: 'auth.mtls_unsupported', status: 401, title: 'Certificate-bound token (RFC 8705) cannot be checked: the gateway does not terminate mutual TLS' },
+  GW_ERR_AUTH_MTLS_BINDING_MISMATCH: { reason: 'auth.mtls_binding_mismatch', status: 401, title: 'Certificate-bound token (RFC 8705) without the verified client certificate it is bound to (cnf x5t#S256)' },
 
   // resource resolution
   GW_ERR_RES_UNKNOWN_ROUTE: { reason: 'resource.unknown_route', status: 404, title: 'The adapter does not know this route' },

@@ -11,6 +11,9 @@
  * problem+json answer carrying the decision id.
  */
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import httpProxy from '@fastify/http-proxy';
 import type { Readable } from 'node:stream';
@@ -20,7 +23,7 @@ import type { CanonicalRequest, Decision, Posture, Principal, Refusal, Resource,
 import { canonicalize } from './canonicalize.ts';
 import { DEFAULT_HEADER_POLICY, type HeaderPolicy } from './headers.ts';
 import { authorizationToken, checkedToken } from './identity/bearer.ts';
-import { boundJkt, dpopHeaderValues, requestUrl } from './identity/dpop.ts';
+import { boundJkt, certificateThumbprint, dpopHeaderValues, requestUrl } from './identity/dpop.ts';
 import { createAuthenticator } from './identity/authenticate.ts';
 import { createPostureVerifier, postureAt, type PostureResult } from './identity/posture.ts';
 import { createVerifiedCache } from './identity/verified-cache.ts';
@@ -119,7 +122,29 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
   }
   const routes = cfg.upstreams.map((u) => ({ name: u.name, prefix: u.prefix }));
 
+  // listen.tls: HTTPS in the gateway, client certificates verified against clientCa (RFC 8705).
+  const tls = cfg.listen.tls;
+  const https = tls
+    ? {
+        cert: readFileSync(tls.cert),
+        key: readFileSync(tls.key),
+        ...(tls.clientCa !== undefined ? { ca: readFileSync(tls.clientCa) } : {}),
+        requestCert: tls.requestClientCert || tls.requireClientCert,
+        rejectUnauthorized: tls.requireClientCert,
+        minVersion: 'TLSv1.2' as const,
+      }
+    : undefined;
+  // The connection's client certificate, read per request (not per connection: a TLS 1.2
+  // renegotiation may change it). Only a certificate that verified against clientCa counts.
+  const clientCertificate = (socket: Socket): { x5tS256: string | undefined } => {
+    const s = socket as TLSSocket;
+    if (s.encrypted !== true || s.authorized !== true) return { x5tS256: undefined };
+    const peer = s.getPeerCertificate();
+    return { x5tS256: peer && peer.raw !== undefined && peer.raw.length > 0 ? certificateThumbprint(peer.raw) : undefined };
+  };
+
   const app = Fastify({
+    ...(https ? { https } : {}),
     logger: {
       level: cfg.logging.level,
       // Paths only: query strings carry SOQL with customer data (and, refused, access tokens).
@@ -271,6 +296,7 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
       proofs: dpopHeaderValues(request.raw.rawHeaders),
       method: c.method,
       url: requestUrl({ publicOrigin: cfg.proxy.publicOrigin, host: request.raw.headers.host, encrypted: (request.raw.socket as { encrypted?: boolean }).encrypted === true, rawTarget: request.raw.url ?? '' }),
+      ...(tls ? { mtls: clientCertificate(request.raw.socket) } : {}),
     };
     const principal = await authenticator.authenticate(token.token, nowMs, presentation);
     if (isRefusal(principal)) return refuseAndLog(request, reply, principal, 'authenticate');

@@ -63,7 +63,7 @@ export async function startGateway(config: Config, opts: { now?: () => Date } = 
     throw err;
   }
   const addr = app.server.address();
-  const url = typeof addr === 'object' && addr ? `http://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : String(addr);
+  const url = typeof addr === 'object' && addr ? `${config.listen.tls ? 'https' : 'http'}://${addr.family === 'IPv6' ? `[${addr.address}]` : addr.address}:${addr.port}` : String(addr);
   const running = app;
   return {
     app: running,

@@ -68,8 +68,17 @@ export type DeviceTrustConfig = {
   readonly maxAgeSeconds: number;
 };
 
+/** `listen.tls`: paths absolute (resolved at load). */
+export type TlsConfig = {
+  readonly cert: string;
+  readonly key: string;
+  readonly clientCa?: string;
+  readonly requestClientCert: boolean;
+  readonly requireClientCert: boolean;
+};
+
 export type Config = {
-  readonly listen: { readonly host: string; readonly port: number };
+  readonly listen: { readonly host: string; readonly port: number; readonly tls?: TlsConfig };
   readonly gateway: { readonly region: string; readonly instanceId: string };
   readonly upstreams: readonly UpstreamConfig[];
   readonly issuers: readonly IssuerConfig[];
@@ -182,6 +191,7 @@ export function validateConfig(raw: unknown, baseDir: string): Config {
     policy: { bundle: string; memoryInitialPages: number; memoryMaximumPages: number };
     decisionLog: { dir: string; checkpointKey?: string; durability?: string; fsync?: boolean };
     deviceTrust?: { jwks?: unknown; jwksUri?: string; allowInsecureHttp: boolean };
+    listen: { tls?: { cert: string; key: string; clientCa?: string; requestClientCert: boolean; requireClientCert: boolean } };
   };
   cfg.gateway.instanceId ??= hostname();
   const names = new Set<string>();
@@ -265,6 +275,15 @@ export function validateConfig(raw: unknown, baseDir: string): Config {
   const abs = (p: string) => (isAbsolute(p) ? p : resolve(baseDir, p));
   cfg.policy.bundle = abs(cfg.policy.bundle);
   cfg.decisionLog.dir = abs(cfg.decisionLog.dir);
+  const tls = cfg.listen.tls;
+  if (tls) {
+    if ((tls.requestClientCert || tls.requireClientCert) && tls.clientCa === undefined) {
+      throw new ConfigError(`listen.tls.clientCa: required with ${tls.requireClientCert ? 'requireClientCert' : 'requestClientCert'} (client certificates are verified against it)`);
+    }
+    tls.cert = abs(tls.cert);
+    tls.key = abs(tls.key);
+    if (tls.clientCa !== undefined) tls.clientCa = abs(tls.clientCa);
+  }
   if (cfg.decisionLog.fsync !== undefined && cfg.decisionLog.durability !== undefined) {
     throw new ConfigError('decisionLog.fsync: deprecated alias of decisionLog.durability; give durability only');
   }

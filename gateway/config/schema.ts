@@ -22,6 +22,23 @@ export const configSchema = {
       properties: {
         host: { type: 'string', minLength: 1, default: '127.0.0.1' },
         port: { type: 'integer', minimum: 0, maximum: 65535, default: 8080 },
+        /** TLS termination in the gateway (HTTPS, TLS 1.2 minimum); with client certificates for RFC 8705 certificate-bound tokens. */
+        tls: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['cert', 'key'],
+          properties: {
+            /** PEM file paths, resolved against the config file's folder. */
+            cert: { type: 'string', minLength: 1 },
+            key: { type: 'string', minLength: 1 },
+            /** PEM file of the CA(s) client certificates are verified against. */
+            clientCa: { type: 'string', minLength: 1 },
+            /** Ask clients for a certificate (connections without one still succeed). */
+            requestClientCert: { type: 'boolean', default: false },
+            /** Refuse the TLS handshake without a certificate verified against clientCa. */
+            requireClientCert: { type: 'boolean', default: false },
+          },
+        },
       },
     },
     gateway: {

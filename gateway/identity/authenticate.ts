@@ -20,7 +20,9 @@
  *
  * Last, on every request, cached or not: the sender constraint (dpop.ts). A DPoP-bound token
  * needs a fresh valid proof each time (only the token's signature check is cached, never a
- * proof), a DPoP-bound token presented as Bearer is refused, and mTLS-bound tokens are refused.
+ * proof), a DPoP-bound token presented as Bearer is refused, and a certificate-bound token
+ * (RFC 8705) needs the verified TLS client certificate it is bound to on every request (refused
+ * by name when the gateway does not terminate TLS).
  */
 import { isRefusal, refuse } from '../errors.ts';
 import type { Principal, Refusal } from '../types.ts';

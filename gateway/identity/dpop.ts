@@ -1,7 +1,11 @@
 /**
- * Sender-constrained access tokens. DPoP (RFC 9449) is checked here; mTLS-bound tokens (RFC 8705,
- * `cnf["x5t#S256"]`) are refused by name, because the gateway does not terminate TLS with client
- * certificates and so has no certificate to compare with (`auth.mtls_unsupported`).
+ * Sender-constrained access tokens: DPoP (RFC 9449) and mTLS-bound tokens (RFC 8705).
+ *
+ * A certificate-bound token (`cnf["x5t#S256"]`) is accepted only when the gateway terminates TLS
+ * (`listen.tls`) and the connection carries a client certificate verified against
+ * `listen.tls.clientCa` whose SHA-256 thumbprint (base64url of the DER, no padding) is the claim
+ * (`auth.mtls_binding_mismatch` for another certificate or none). Without `listen.tls` there is
+ * no certificate to compare with and such tokens are refused by name (`auth.mtls_unsupported`).
  *
  * Runs after the access token is verified (or found in the verified-token cache), on every
  * request: only the token's signature check is cached, never a proof. A request with
@@ -25,7 +29,7 @@
  * a token without `cnf.jkt` presented with the DPoP scheme or alongside a proof is refused
  * (`auth.dpop_binding_mismatch`). Two `DPoP` headers are refused (RFC 9449 §4.3).
  */
-import { createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { calculateJwkThumbprint, EmbeddedJWK, jwtVerify, type JWK } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { isRefusal, refuse } from '../errors.ts';
@@ -48,6 +52,12 @@ export type Presentation = {
   readonly method: string;
   /** The URL as the client addressed the gateway, without query (see `requestUrl`); undefined when it cannot be known. */
   readonly url: string | undefined;
+  /**
+   * The TLS client certificate (RFC 8705): absent when the gateway does not terminate TLS; else
+   * `x5tS256`, base64url(SHA-256(DER)) of the connection's certificate when it was verified
+   * against `listen.tls.clientCa`, undefined when there is none (or it did not verify).
+   */
+  readonly mtls?: { readonly x5tS256: string | undefined };
 };
 
 /** A bearer token without any proof: what a caller that knows nothing of DPoP presents. */
@@ -203,11 +213,13 @@ export function createDpopChecker(o: { replayEntries?: number } = {}): DpopCheck
       const settings = dpopSettings(issuer);
       const cnf = claims.cnf;
       if (cnf !== undefined && !plainObject(cnf)) return refuse('GW_ERR_AUTH_CLAIMS_INVALID', 'claim cnf must be an object');
-      if (cnf !== undefined && cnf['x5t#S256'] !== undefined) {
-        return refuse('GW_ERR_AUTH_MTLS_UNSUPPORTED', 'certificate-bound token (cnf x5t#S256, RFC 8705): the gateway does not terminate mutual TLS');
+      const x5t = cnf?.['x5t#S256'];
+      if (x5t !== undefined) {
+        const bad = certificateBindingRefusal(x5t, p.mtls);
+        if (bad) return bad;
       }
       const jkt = cnf?.jkt;
-      if (cnf !== undefined && jkt === undefined) return refuse('GW_ERR_AUTH_WRONG_TOKEN_TYPE', 'token is bound (cnf) by a confirmation method the gateway cannot check');
+      if (cnf !== undefined && jkt === undefined && x5t === undefined) return refuse('GW_ERR_AUTH_WRONG_TOKEN_TYPE', 'token is bound (cnf) by a confirmation method the gateway cannot check');
       if (jkt !== undefined && (typeof jkt !== 'string' || jkt === '')) return refuse('GW_ERR_AUTH_CLAIMS_INVALID', 'claim cnf.jkt must be a non-empty string');
       if (p.proofs.length > 1) return invalid('more than one DPoP header');
 
@@ -240,6 +252,22 @@ export function createDpopChecker(o: { replayEntries?: number } = {}): DpopCheck
     },
     replayEntries: () => seen.size,
   };
+}
+
+/** RFC 8705 §3: the token's `cnf["x5t#S256"]` against the connection's verified client certificate. undefined: bound to it. */
+export function certificateBindingRefusal(x5t: unknown, mtls: Presentation['mtls']): Refusal | undefined {
+  if (mtls === undefined) return refuse('GW_ERR_AUTH_MTLS_UNSUPPORTED', 'certificate-bound token (cnf x5t#S256, RFC 8705): the gateway does not terminate TLS (listen.tls is not configured)');
+  if (typeof x5t !== 'string' || !SEGMENT.test(x5t)) return refuse('GW_ERR_AUTH_CLAIMS_INVALID', 'claim cnf x5t#S256 must be a base64url string');
+  if (mtls.x5tS256 === undefined) return refuse('GW_ERR_AUTH_MTLS_BINDING_MISMATCH', 'certificate-bound token (cnf x5t#S256) without a verified client certificate on the connection');
+  const a = Buffer.from(x5t, 'ascii');
+  const b = Buffer.from(mtls.x5tS256, 'ascii');
+  if (a.length !== b.length || !timingSafeEqual(a, b)) return refuse('GW_ERR_AUTH_MTLS_BINDING_MISMATCH', 'the client certificate is not the one the token is bound to (cnf x5t#S256)');
+  return undefined;
+}
+
+/** base64url(SHA-256(DER)) of a certificate, RFC 8705 `x5t#S256`. */
+export function certificateThumbprint(der: Uint8Array): string {
+  return createHash('sha256').update(der).digest('base64url');
 }
 
 /** The DPoP key thumbprint a principal's token is bound to (after a successful check, the proof's key). */

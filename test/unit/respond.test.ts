@@ -70,6 +70,7 @@ t.test('every other 401: error="invalid_token" with the reason', async (t) => {
     'GW_ERR_AUTH_TOKEN_INACTIVE',
     'GW_ERR_AUTH_TENANT_NOT_ALLOWED',
     'GW_ERR_AUTH_MTLS_UNSUPPORTED',
+    'GW_ERR_AUTH_MTLS_BINDING_MISMATCH',
   ]);
   for (const code of codes) {
     const res = await answer(t, refuse(code));

@@ -7,6 +7,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { formatReport, missingBundles, replayLog } from '../../../audit/replay.ts';
 import { validateConfig } from '../../../gateway/config/load.ts';
 import { startGateway, type RunningGateway } from '../../../gateway/start.ts';
@@ -30,15 +31,23 @@ export type Harness = {
   tokens(persona: PersonaName): Promise<PersonaTokens>;
   /** The dev issuer's private keys as started (to forge validly signed hostile tokens). */
   devKeys(): Promise<DevKeys>;
-  /** GET/POST through the gateway under the demo CRM's prefix `/sf`. */
-  call(path: string, init?: { method?: string; token?: string; posture?: string; body?: unknown; headers?: Record<string, string> }): Promise<Response>;
+  /**
+   * GET/POST through the gateway under the demo CRM's prefix `/sf`. With `HarnessOptions.tls`
+   * over HTTPS, trusting its `serverCa`, presenting `clientCert` when given (none otherwise).
+   */
+  call(path: string, init?: { method?: string; token?: string; posture?: string; body?: unknown; headers?: Record<string, string>; clientCert?: ClientCert }): Promise<Response>;
   /** Sends the target exactly as given (fetch would normalize dot segments away first). */
   raw(target: string, headers?: Record<string, string>): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }>;
   records(): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
 };
 
+/** A TLS client certificate and its key, PEM texts. */
+export type ClientCert = { readonly cert: string; readonly key: string };
+
 export type HarnessOptions = {
+  /** The gateway serves HTTPS: `listen` becomes `listen.tls` (file paths as in the config), `serverCa` (PEM text) is what `call()` trusts. */
+  tls?: { listen: Record<string, unknown>; serverCa: string };
   extraUpstreams?: { name: string; url: string; prefix: string; adapter: string; adapterOptions?: Record<string, unknown> }[];
   /** Extra keys for both issuers' configuration (e.g. `jwksCooldownMs`), applied before `config`. */
   issuerOptions?: Record<string, unknown>;
@@ -63,7 +72,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   const dev = await startDevIssuer({ keyFile: join(logDir, 'keys.json'), ...(o.devTokenExchange ? { tokenExchange: o.devTokenExchange } : {}) });
   const crm = await startDemoCrm();
   const raw: Record<string, unknown> = {
-    listen: { host: '127.0.0.1', port: 0 },
+    listen: { host: '127.0.0.1', port: 0, ...(o.tls ? { tls: o.tls.listen } : {}) },
     gateway: { region: 'EU', instanceId: 'it' },
     upstreams: [{ name: 'crm', url: crm.url, prefix: '/sf', adapter: 'salesforce' }, ...(o.extraUpstreams ?? [])],
     issuers: [
@@ -78,6 +87,14 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
   };
   o.config?.(raw);
   const gw = await startGateway(validateConfig(raw, ROOT), o.now ? { now: o.now } : {});
+  // HTTPS clients, one per client certificate (keep-alive connections keep their certificate).
+  const agents = new Map<string, Agent>();
+  const agentFor = (tls: { serverCa: string }, cc: ClientCert | undefined): Agent => {
+    const id = cc ? `${cc.cert}\n${cc.key}` : '';
+    let a = agents.get(id);
+    if (!a) agents.set(id, (a = new Agent({ connect: { ca: tls.serverCa, ...(cc ? { cert: cc.cert, key: cc.key } : {}) } })));
+    return a;
+  };
   return {
     gw,
     idp,
@@ -99,7 +116,10 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
         body = typeof init.body === 'string' ? init.body : JSON.stringify(init.body);
         headers['content-type'] ??= 'application/json';
       }
-      return fetch(`${gw.url}${path}`, { method: init.method ?? 'GET', headers, ...(body !== undefined ? { body } : {}) });
+      const req = { method: init.method ?? 'GET', headers, ...(body !== undefined ? { body } : {}) };
+      if (o.tls) return undiciFetch(`${gw.url}${path}`, { ...req, dispatcher: agentFor(o.tls, init.clientCert) }) as unknown as Promise<Response>;
+      if (init.clientCert) throw new Error('call(): clientCert needs HarnessOptions.tls');
+      return fetch(`${gw.url}${path}`, req);
     },
     raw: (target, headers = {}) => rawRequest(gw.url, target, headers),
     async records() {
@@ -108,6 +128,7 @@ export async function startHarness(o: HarnessOptions = {}): Promise<Harness> {
     },
     async close() {
       await gw.close();
+      await Promise.all([...agents.values()].map((a) => a.close()));
       // Issue 4 §7: every decision the gateway wrote in an integration test replays to the same
       // result and reasons against its archived bundle; a mismatch fails the test that closes.
       const replay = o.replayOnClose === false ? undefined : await replayLog(dirname(gw.decisionLog.instanceDir));

@@ -458,3 +458,14 @@ t.test('issuers[].cacheFile resolves against the config folder; timeouts.discove
   t.equal(cfg.issuers[0]!.cacheFile, join(BASE, 'var/idp-cache.json'));
   t.equal(cfg.timeouts.discoveryRefreshMs, 3_600_000);
 });
+
+t.test('listen.tls: paths resolve against the base folder, defaults, clientCa needed to ask for certificates', async (t) => {
+  t.equal(validateConfig(minimal(), BASE).listen.tls, undefined, 'absent by default (plain HTTP)');
+  const tls = validateConfig(withPatch((c) => (c.listen = { tls: { cert: 'tls/server.pem', key: '/keys/server.key', clientCa: 'tls/ca.pem', requestClientCert: true } })), '/srv/gw/conf').listen.tls;
+  t.same(tls, { cert: '/srv/gw/conf/tls/server.pem', key: '/keys/server.key', clientCa: '/srv/gw/conf/tls/ca.pem', requestClientCert: true, requireClientCert: false });
+  t.same(validateConfig(withPatch((c) => (c.listen = { tls: { cert: 'a.pem', key: 'a.key' } })), BASE).listen.tls, { cert: `${BASE}/a.pem`, key: `${BASE}/a.key`, requestClientCert: false, requireClientCert: false }, 'defaults: no client certificates');
+  t.equal(errorOf(withPatch((c) => (c.listen = { tls: { cert: 'a.pem' } }))), 'listen.tls.key: is required');
+  t.equal(errorOf(withPatch((c) => (c.listen = { tls: { cert: 'a.pem', key: 'a.key', requireClientCert: true } }))), 'listen.tls.clientCa: required with requireClientCert (client certificates are verified against it)');
+  t.equal(errorOf(withPatch((c) => (c.listen = { tls: { cert: 'a.pem', key: 'a.key', requestClientCert: true } }))), 'listen.tls.clientCa: required with requestClientCert (client certificates are verified against it)');
+  t.equal(errorOf(withPatch((c) => (c.listen = { tls: { cert: 'a.pem', key: 'a.key', ciphers: 'x' } }))), 'listen.tls.ciphers: unknown key');
+});

@@ -200,6 +200,19 @@ t.test('sender constraint: binding, scheme, replay, mTLS', async (t) => {
 
   t.equal(await codeOf({ sub: 'u', cnf: { 'x5t#S256': 'abc' } }, PLAIN_BEARER), 'GW_ERR_AUTH_MTLS_UNSUPPORTED', 'certificate-bound token');
   t.equal(await codeOf({ sub: 'u', cnf: { 'x5t#S256': 'abc', jkt: esJkt } }, dpopPres([await proof()])), 'GW_ERR_AUTH_MTLS_UNSUPPORTED', 'certificate- and key-bound token');
+  // With TLS terminated by the gateway (listen.tls): the verified client certificate's thumbprint.
+  const x5t = 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2';
+  const cert = (x5tS256: string | undefined): Presentation => ({ ...PLAIN_BEARER, mtls: { x5tS256 } });
+  t.equal(await codeOf({ sub: 'u', cnf: { 'x5t#S256': x5t } }, cert(x5t)), 'ok', 'certificate-bound token with its certificate');
+  t.equal(await codeOf({ sub: 'u', cnf: { 'x5t#S256': x5t } }, cert('n1FD3bbBvpgxYI_OYUykpvfPxdoo1GbVNINf08YfE0s')), 'GW_ERR_AUTH_MTLS_BINDING_MISMATCH', 'another certificate');
+  t.equal(await codeOf({ sub: 'u', cnf: { 'x5t#S256': x5t } }, cert(`${x5t}A`)), 'GW_ERR_AUTH_MTLS_BINDING_MISMATCH', 'a thumbprint of another length');
+  t.equal(await codeOf({ sub: 'u', cnf: { 'x5t#S256': x5t } }, cert(undefined)), 'GW_ERR_AUTH_MTLS_BINDING_MISMATCH', 'no verified client certificate');
+  t.equal(await codeOf({ sub: 'u', cnf: { 'x5t#S256': 42 } }, cert(x5t)), 'GW_ERR_AUTH_CLAIMS_INVALID', 'x5t#S256 not a string');
+  t.equal(await codeOf({ sub: 'u', cnf: { 'x5t#S256': '' } }, cert(x5t)), 'GW_ERR_AUTH_CLAIMS_INVALID', 'x5t#S256 empty');
+  t.equal(await codeOf({ sub: 'u' }, cert(x5t)), 'ok', 'unbound token over mutual TLS');
+  t.equal(await codeOf({ sub: 'u', cnf: { 'x5t#S256': x5t } }, { ...dpopPres([await proof()]), mtls: { x5tS256: x5t } }), 'GW_ERR_AUTH_DPOP_BINDING_MISMATCH', 'certificate-bound (not DPoP-bound) token with a DPoP proof');
+  t.equal(await codeOf({ sub: 'u', cnf: { 'x5t#S256': x5t, jkt: esJkt } }, { ...dpopPres([await proof()]), mtls: { x5tS256: x5t } }), 'ok', 'certificate- and key-bound token: both bindings hold');
+  t.equal(await codeOf({ sub: 'u', cnf: { 'x5t#S256': x5t, jkt: esJkt } }, { ...PLAIN_BEARER, mtls: { x5tS256: x5t } }), 'GW_ERR_AUTH_DPOP_REQUIRED', 'certificate- and key-bound token still needs its proof');
   t.equal(await codeOf({ sub: 'u', cnf: { kid: 'k' } }, PLAIN_BEARER), 'GW_ERR_AUTH_WRONG_TOKEN_TYPE', 'unknown confirmation method');
   t.equal(await codeOf({ sub: 'u', cnf: 'x' }, PLAIN_BEARER), 'GW_ERR_AUTH_CLAIMS_INVALID', 'cnf not an object');
   t.equal(await codeOf({ sub: 'u', cnf: { jkt: 42 } }, dpopPres([await proof()])), 'GW_ERR_AUTH_CLAIMS_INVALID', 'cnf.jkt not a string');
