@@ -84,7 +84,8 @@ EXPOSE 8080
 
 # /healthz answers 200 while the process serves (/readyz also checks issuers and the decision
 # log; use that one for load-balancer readiness). Slim images have no curl: Node's fetch it is.
-# Assumes listen.port 8080 and a listen.host that includes loopback (0.0.0.0 does).
+# Assumes listen.port 8080, a listen.host that includes loopback (0.0.0.0 does) and plain HTTP;
+# with listen.tls, override HEALTHCHECK (or let the orchestrator probe /healthz over TLS).
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:8080/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 
