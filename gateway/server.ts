@@ -19,7 +19,7 @@ import httpProxy from '@fastify/http-proxy';
 import type { Readable } from 'node:stream';
 import type { Config, UpstreamConfig } from './config/load.ts';
 import { ERRORS, isRefusal, reasonsOf, refuse, type ErrorCode } from './errors.ts';
-import type { CanonicalRequest, Decision, Posture, Principal, Refusal, Resource, UcastCondition } from './types.ts';
+import type { CanonicalRequest, Decision, Posture, Principal, Refusal, Resource } from './types.ts';
 import { canonicalize } from './canonicalize.ts';
 import { DEFAULT_HEADER_POLICY, type HeaderPolicy } from './headers.ts';
 import { authorizationToken, checkedToken } from './identity/bearer.ts';
@@ -38,6 +38,8 @@ import { safeParseJson } from './json/safe-parse.ts';
 import { readJsonBody, isJsonContentType } from './response-filter.ts';
 import { DECISION_ID_HEADER, sendProblem } from './respond.ts';
 import { upstreamHeaders } from './upstream-headers.ts';
+import { upstreamErrorCode } from './upstream-errors.ts';
+import { rowFieldsMissing } from './filter/row-fields.ts';
 import { prefetchCurrent } from './prefetch.ts';
 import { createAdapter } from '../adapters/registry.ts';
 import type { Adapter } from '../adapters/types.ts';
@@ -483,13 +485,6 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
     }
   };
 
-  const upstreamErrorCode = (err: { code?: string; cause?: { code?: string } }): ErrorCode => {
-    const code = err.code ?? '';
-    const cause = err.cause?.code ?? '';
-    if (code === 'UND_ERR_CONNECT_TIMEOUT' || cause === 'UND_ERR_CONNECT_TIMEOUT') return 'GW_ERR_UPSTREAM_CONNECT_TIMEOUT';
-    if (code === 'FST_REPLY_FROM_GATEWAY_TIMEOUT' || code === 'FST_REPLY_FROM_TIMEOUT' || cause === 'UND_ERR_HEADERS_TIMEOUT') return 'GW_ERR_UPSTREAM_TIMEOUT';
-    return 'GW_ERR_UPSTREAM_UNREACHABLE';
-  };
 
   // ---- routes: one proxy per upstream ----------------------------------------------------------
 
@@ -591,25 +586,6 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
 
 /** Policy reasons that are about the stored record of an update/delete (see the deny branch). */
 const RECORD_REVEALING_REASONS = new Set(['tenant.mismatch', 'region.not_entitled']);
-
-/** Fields a UCAST row condition reads. */
-function conditionFields(c: UcastCondition | undefined, out: Set<string> = new Set()): Set<string> {
-  if (!c) return out;
-  if (c.type === 'field') out.add(c.field);
-  else for (const v of c.value) conditionFields(v, out);
-  return out;
-}
-
-/**
- * Row-condition fields a request's explicit field list leaves out (compared case-insensitively,
- * as Salesforce names are). Without them every row would be dropped and the client would see an
- * empty answer with no reason; it gets a 400 that names the fields instead.
- */
-export function rowFieldsMissing(rows: UcastCondition | undefined, fields: readonly string[] | undefined): string[] {
-  if (!rows || fields === undefined) return [];
-  const have = new Set(fields.map((f) => f.toLowerCase()));
-  return [...conditionFields(rows)].filter((f) => !have.has(f.toLowerCase())).sort();
-}
 
 /** The raw target with any access_token value cut out, for the refusal record. */
 function redactTarget(target: string): string {
