@@ -9,6 +9,7 @@ import { isAbsolute, resolve, dirname } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parse as parseYaml } from 'yaml';
 import { configSchema } from './schema.ts';
+import type { ShipOptions } from '../../audit/ship.ts';
 import { cidrProblem } from '../client-address.ts';
 import { ADAPTERS, ADAPTER_NAMES, createAdapter } from '../../adapters/registry.ts';
 
@@ -95,14 +96,7 @@ export type Config = {
     /** Deprecated alias of `durability`, kept as given so the start can warn about it. */
     readonly fsync?: boolean;
     readonly batchIntervalMs: number;
-    readonly ship?: {
-      readonly url: string;
-      readonly batchMaxRecords: number;
-      readonly bufferMaxRecords: number;
-      readonly flushIntervalMs: number;
-      readonly timeoutMs: number;
-      readonly maxBackoffMs: number;
-    };
+    readonly ship?: Omit<ShipOptions, 'onEvent'>;
     readonly erase: readonly string[];
     readonly maxInputBytes: number;
     readonly segmentBytes: number;

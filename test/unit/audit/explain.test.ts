@@ -3,18 +3,11 @@
  * decision with each reason's meaning, the obligations in words and the outcome.
  */
 import t from 'tap';
-import { main } from '../../../audit/cli.ts';
 import { renderCondition, renderFieldRules } from '../../../audit/explain.ts';
-import { runMixedTraffic, type Sent } from '../../fixtures/gateway-trail.ts';
+import { auditCli as cli, runMixedTraffic, type Sent } from '../../fixtures/gateway-trail.ts';
 import { startHarness } from '../../integration/helpers/harness.ts';
 import { join } from 'node:path';
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, (s) => out.push(s), (s) => err.push(s));
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 const h = await startHarness();
 let sent: Sent[] = [];

@@ -6,18 +6,11 @@
 import t from 'tap';
 import { readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { main } from '../../../audit/cli.ts';
 import { jsonDiff, parseBound, replayLog, SKIP_ERASED } from '../../../audit/replay.ts';
 import { readTrail } from '../../../audit/trail.ts';
-import { copyTrail, editRecord, runMixedTraffic, type Sent } from '../../fixtures/gateway-trail.ts';
+import { auditCli as cli, copyTrail, editRecord, runMixedTraffic, type Sent } from '../../fixtures/gateway-trail.ts';
 import { soql, startHarness } from '../../integration/helpers/harness.ts';
 
-async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, (s) => out.push(s), (s) => err.push(s));
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 // One real trail for the whole file; each test works on its own copy.
 const h = await startHarness();

@@ -1,19 +1,10 @@
 import t from 'tap';
+import { testIssuer } from '../../fixtures/issuer-config.ts';
 import { claimsOfIntrospection } from '../../../gateway/identity/introspect.ts';
 import { isRefusal } from '../../../gateway/errors.ts';
 import type { IssuerConfig } from '../../../gateway/config/load.ts';
 
-const cfg: IssuerConfig = {
-  issuer: 'https://idp.example',
-  audience: ['crm-gateway', 'other'],
-  algorithms: ['ES256'],
-  clockToleranceSeconds: 30,
-  allowInsecureHttp: false,
-  jwksCooldownMs: 30_000,
-  maxKeyStalenessMs: 86_400_000,
-  requireAtJwt: false,
-  claims: { tenant: 'tenant', regions: 'regions', roles: 'roles', clearance: 'clearance' },
-};
+const cfg: IssuerConfig = testIssuer({ issuer: 'https://idp.example', audience: ['crm-gateway', 'other'] });
 const NOW = 1_700_000_000_000;
 const nowS = NOW / 1000;
 const active = (extra: Record<string, unknown> = {}) => ({ active: true, iss: cfg.issuer, aud: 'crm-gateway', client_id: 'bot', exp: nowS + 300, tenant: 'acme', token_type: 'Bearer', ...extra });

@@ -1,19 +1,10 @@
 import t from 'tap';
+import { testIssuer } from '../../fixtures/issuer-config.ts';
 import { principalFromClaims } from '../../../gateway/identity/principal.ts';
 import { isRefusal } from '../../../gateway/errors.ts';
 import type { IssuerConfig } from '../../../gateway/config/load.ts';
 
-const issuer: IssuerConfig = {
-  issuer: 'https://idp.example.test',
-  audience: 'crm-gateway',
-  algorithms: ['ES256'],
-  clockToleranceSeconds: 30,
-  allowInsecureHttp: false,
-  jwksCooldownMs: 30_000,
-  maxKeyStalenessMs: 86_400_000,
-  requireAtJwt: false,
-  claims: { tenant: 'tenant', regions: 'regions', roles: 'roles', clearance: 'clearance' },
-};
+const issuer: IssuerConfig = testIssuer({ issuer: 'https://idp.example.test', audience: 'crm-gateway' });
 
 const codeOf = (claims: Record<string, unknown>, is: IssuerConfig = issuer): string => {
   const r = principalFromClaims(claims, is);

@@ -1,4 +1,5 @@
 import t from 'tap';
+import { testIssuer } from '../../fixtures/issuer-config.ts';
 import { KeyObject, sign as cryptoSign } from 'node:crypto';
 import { calculateJwkThumbprint, createLocalJWKSet, errors, exportJWK, generateKeyPair, jwtVerify, SignJWT, UnsecuredJWT, type JWTVerifyGetKey, type JWK } from 'jose';
 import { refusalOfJoseError, verifyJwt } from '../../../gateway/identity/verify.ts';
@@ -19,17 +20,7 @@ const esJwk: JWK = { ...(await exportJWK(es.publicKey)), kid: 'k1', alg: 'ES256'
 const rsaJwk: JWK = { ...(await exportJWK(rsa.publicKey)), kid: 'r1', alg: 'RS256', use: 'sig' };
 const jwks = createLocalJWKSet({ keys: [esJwk, rsaJwk] });
 
-const issuerConfig: IssuerConfig = {
-  issuer: ISS,
-  audience: AUD,
-  algorithms: ['ES256'],
-  clockToleranceSeconds: 30,
-  allowInsecureHttp: false,
-  jwksCooldownMs: 30_000,
-  maxKeyStalenessMs: 86_400_000,
-  requireAtJwt: false,
-  claims: { tenant: 'tenant', regions: 'regions', roles: 'roles', clearance: 'clearance' },
-};
+const issuerConfig: IssuerConfig = testIssuer({ issuer: ISS, audience: AUD });
 
 /** A key set served by an in-memory fetch (counted), started. */
 async function keySetOf(keys: JWK[] | 'failing', counter = { n: 0 }): Promise<KeySet> {
