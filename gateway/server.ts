@@ -138,12 +138,15 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
     : undefined;
   // The connection's client certificate, read per request (not per connection: a TLS 1.2
   // renegotiation may change it). Only a certificate that verified against clientCa counts.
-  const clientCertificate = (socket: Socket): { x5tS256: string | undefined } => {
-    const s = socket as TLSSocket;
-    if (s.encrypted !== true || s.authorized !== true) return { x5tS256: undefined };
-    const peer = s.getPeerCertificate();
-    return { x5tS256: peer && peer.raw !== undefined && peer.raw.length > 0 ? certificateThumbprint(peer.raw) : undefined };
-  };
+  // A getter: the certificate is read and hashed only for tokens that are certificate-bound.
+  const clientCertificate = (socket: Socket): { readonly x5tS256: string | undefined } => ({
+    get x5tS256() {
+      const s = socket as TLSSocket;
+      if (s.encrypted !== true || s.authorized !== true) return undefined;
+      const peer = s.getPeerCertificate();
+      return peer && peer.raw !== undefined && peer.raw.length > 0 ? certificateThumbprint(peer.raw) : undefined;
+    },
+  });
 
   const app = Fastify({
     ...(https ? { https } : {}),
