@@ -8,7 +8,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { open, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import canonicalize from 'canonicalize';
+import { canonicalJson } from './canonical-json.ts';
 
 export type CheckpointBody = {
   readonly v: 1;
@@ -43,7 +43,7 @@ export function keyIdOf(publicKey: KeyObject): string {
 
 function signedBytes(body: CheckpointBody): Buffer {
   const { v, instance_id, segment, first_seq, last_seq, head, lines, signed_at, key_id } = body;
-  return Buffer.from(canonicalize({ v, instance_id, segment, first_seq, last_seq, head, lines, signed_at, key_id })!, 'utf8');
+  return Buffer.from(canonicalJson({ v, instance_id, segment, first_seq, last_seq, head, lines, signed_at, key_id })!, 'utf8');
 }
 
 export function signCheckpoint(body: CheckpointBody, key: CheckpointKey): Checkpoint {

@@ -11,7 +11,7 @@
  *   with its size and SHA-256, never dropped.
  */
 import { createHash } from 'node:crypto';
-import canonicalize from 'canonicalize';
+import { canonicalJson } from './canonical-json.ts';
 import { eraseInput } from './erase.ts';
 
 export type MaskRule = { readonly op: 'remove'; readonly path: string } | { readonly op: 'upsert'; readonly path: string; readonly value: unknown };
@@ -113,7 +113,7 @@ export type TruncatedInput = {
 export function truncateInput(input: unknown, maxBytes: number): { input: unknown; truncated: boolean } {
   let text: string | undefined;
   try {
-    text = canonicalize(input);
+    text = canonicalJson(input);
   } catch {
     return { input, truncated: false };
   }

@@ -20,7 +20,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import canonicalize from 'canonicalize';
+import { canonicalJson } from './canonical-json.ts';
 import { createPolicyEngine, type PolicyEngine } from '../gateway/policy/engine.ts';
 import { isRefusal, reasonsOf } from '../gateway/errors.ts';
 import { readTrail } from './trail.ts';
@@ -87,7 +87,7 @@ export const SKIP_BUNDLE = 'bundle missing or unusable';
 export const SKIP_MALFORMED = 'malformed decision record';
 
 const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const canon = (v: unknown): string => canonicalize(v) ?? 'undefined';
+const canon = (v: unknown): string => canonicalJson(v) ?? 'undefined';
 
 function inRange(rec: Record<string, unknown>, o: ReplayOptions): boolean {
   const check = (b: Bound | undefined, cmp: (a: number, b: number) => boolean): boolean => {

@@ -2,14 +2,25 @@
  * `npm run bench:audit`: the decision log alone (audit/decision-log.ts), group commit on a temp
  * folder of this machine's disk, no HTTP.
  *
- *   node bench/audit.ts [--duration S] [--modes fsync,batch,none] [--concurrency 1,16,256] [--json]
+ *   node bench/audit.ts [--duration S] [--modes fsync,batch,none] [--concurrency 1,16,256]
+ *                       [--rates 10000,50000] [--json]
  *
- * For each durability mode and concurrency C: C appenders each append a decision record (about
- * the size the gateway writes, ~900 bytes) and await it, in a loop, for S seconds (default 3).
- * Reports records/s and the time each append waited until its batch was written (and synced, per
- * the mode): p50, p99, max. That wait is what a request gains from the log, twice per allowed
- * request (decision and outcome). Target (issue 4 §8): ≥ 50,000 records/s at 256 concurrent with
- * fsync, p99 wait ≤ 2 ms.
+ * Two kinds of rows, both on a decision record of the size the gateway writes (~1.2 KB):
+ *
+ * - Capacity (closed loop): for each durability mode and concurrency C, C appenders each append
+ *   a record and await it, back to back, for S seconds (default 3). Gives the most records/s the
+ *   log takes. Its wait column is not a latency figure: with no pause between appends, Little's
+ *   law fixes the mean wait at C / throughput (256 appenders at 70,000 records/s wait 3.7 ms on
+ *   average however the log is built), so it only says the log is saturated.
+ * - Latency at a given load (open loop): records are offered at R per second, spread evenly
+ *   (one pacer, issuing what is due on every turn of the event loop), with at most 256 in flight
+ *   (256 concurrent requests); one that would exceed it waits for a slot. Each wait is measured
+ *   from the moment the record was due, not when it was issued, so a stalled log shows up in the
+ *   figures instead of slowing the offered load down (no coordinated omission). This is the wait
+ *   a request gains from the log at that load, twice per allowed request (decision, outcome).
+ *
+ * Target (issue 4 §8): ≥ 50,000 records/s at 256 concurrent with fsync (capacity row), and at
+ * 50,000 records/s offered with up to 256 in flight, p99 wait ≤ 2 ms (open-loop row).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,6 +34,7 @@ const { values: args } = parseArgs({
     duration: { type: 'string', default: '3' },
     modes: { type: 'string', default: 'fsync,batch,none' },
     concurrency: { type: 'string', default: '1,16,256' },
+    rates: { type: 'string', default: '10000,50000' },
     json: { type: 'boolean', default: false },
     dir: { type: 'string' },
   },
@@ -30,6 +42,8 @@ const { values: args } = parseArgs({
 const DURATION_MS = Number(args.duration) * 1000;
 const MODES = args.modes!.split(',') as Durability[];
 const CONCURRENCY = args.concurrency!.split(',').map(Number);
+const RATES = args.rates === '' ? [] : args.rates!.split(',').map(Number);
+const MAX_IN_FLIGHT = 256;
 
 function record(i: number): LogRecord {
   return {
@@ -56,7 +70,24 @@ function record(i: number): LogRecord {
   } as unknown as LogRecord;
 }
 
-type Row = { mode: Durability; concurrency: number; records: number; seconds: number; rps: number; p50: number; p99: number; max: number; syncs?: number };
+type Row = { mode: Durability; concurrency: number; offered?: number; records: number; seconds: number; rps: number; p50: number; p99: number; max: number; syncs?: number };
+
+/** Growable sample buffer. */
+class Samples {
+  #a = new Float64Array(1 << 16);
+  n = 0;
+  push(v: number): void {
+    if (this.n === this.#a.length) {
+      const bigger = new Float64Array(this.#a.length * 2);
+      bigger.set(this.#a);
+      this.#a = bigger;
+    }
+    this.#a[this.n++] = v;
+  }
+  sorted(): Float64Array {
+    return this.#a.subarray(0, this.n).sort();
+  }
+}
 
 const pct = (sorted: Float64Array, q: number) => (sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!);
 
@@ -64,8 +95,7 @@ async function run(mode: Durability, concurrency: number): Promise<Row> {
   const dir = await mkdtemp(join(args.dir ?? tmpdir(), 'gw-bench-audit-'));
   let syncs = 0;
   const log = await openDecisionLog({ dir, durability: mode, instanceId: 'bench', sync: (fh) => (syncs++, fh.datasync()) });
-  let waits = new Float64Array(1 << 16);
-  let n = 0;
+  const waits = new Samples();
   let i = 0;
   // warm-up (JIT, file creation) not measured
   await Promise.all(Array.from({ length: Math.min(concurrency, 64) }, () => log.append(record(i++))));
@@ -76,21 +106,58 @@ async function run(mode: Durability, concurrency: number): Promise<Row> {
     while (performance.now() < end) {
       const t0 = performance.now();
       await log.append(record(i++));
-      const w = performance.now() - t0;
-      if (n === waits.length) {
-        const bigger = new Float64Array(waits.length * 2);
-        bigger.set(waits);
-        waits = bigger;
-      }
-      waits[n++] = w;
+      waits.push(performance.now() - t0);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, appender));
   const seconds = (performance.now() - started) / 1000;
   await log.close();
   await rm(dir, { recursive: true, force: true });
-  const sorted = waits.subarray(0, n).sort();
-  return { mode, concurrency, records: n, seconds, rps: n / seconds, p50: pct(sorted, 0.5), p99: pct(sorted, 0.99), max: sorted[n - 1] ?? NaN, syncs };
+  const sorted = waits.sorted();
+  return { mode, concurrency, records: waits.n, seconds, rps: waits.n / seconds, p50: pct(sorted, 0.5), p99: pct(sorted, 0.99), max: sorted[waits.n - 1] ?? NaN, syncs };
+}
+
+/** Open loop: `rate` records/s offered evenly, at most MAX_IN_FLIGHT awaiting the log. */
+async function paced(mode: Durability, rate: number): Promise<Row> {
+  const dir = await mkdtemp(join(args.dir ?? tmpdir(), 'gw-bench-audit-'));
+  let syncs = 0;
+  const log = await openDecisionLog({ dir, durability: mode, instanceId: 'bench', sync: (fh) => (syncs++, fh.datasync()) });
+  const waits = new Samples();
+  let i = 0;
+  await Promise.all(Array.from({ length: 64 }, () => log.append(record(i++))));
+  syncs = 0;
+  const perMs = rate / 1000;
+  const started = performance.now();
+  let issued = 0;
+  let inFlight = 0;
+  let maxInFlight = 0;
+  await new Promise<void>((done) => {
+    const turn = (): void => {
+      const now = performance.now();
+      if (now - started >= DURATION_MS) {
+        if (inFlight === 0) return done();
+        return void setTimeout(turn, 1);
+      }
+      const due = Math.floor((now - started) * perMs);
+      while (issued < due && inFlight < MAX_IN_FLIGHT) {
+        const dueAt = started + issued / perMs; // when this record was due, not when issued
+        issued++;
+        inFlight++;
+        if (inFlight > maxInFlight) maxInFlight = inFlight;
+        log.append(record(i++)).then(() => {
+          inFlight--;
+          waits.push(performance.now() - dueAt);
+        });
+      }
+      setImmediate(turn);
+    };
+    turn();
+  });
+  const seconds = (performance.now() - started) / 1000;
+  await log.close();
+  await rm(dir, { recursive: true, force: true });
+  const sorted = waits.sorted();
+  return { mode, concurrency: maxInFlight, offered: rate, records: waits.n, seconds, rps: waits.n / seconds, p50: pct(sorted, 0.5), p99: pct(sorted, 0.99), max: sorted[waits.n - 1] ?? NaN, syncs };
 }
 
 const rows: Row[] = [];
@@ -100,17 +167,36 @@ for (const mode of MODES) {
     rows.push(await run(mode, c));
   }
 }
+const openRows: Row[] = [];
+for (const mode of MODES.filter((m) => m !== 'none')) {
+  for (const r of RATES) {
+    process.stderr.write(`  ${mode}, ${r.toLocaleString('en-US')} records/s offered, ≤ ${MAX_IN_FLIGHT} in flight, ${DURATION_MS / 1000} s …\n`);
+    openRows.push(await paced(mode, r));
+  }
+}
 
-if (args.json) console.log(JSON.stringify(rows, null, 2));
+if (args.json) console.log(JSON.stringify({ capacity: rows, latency: openRows }, null, 2));
 else {
   const f = (x: number) => (x < 10 ? x.toFixed(3) : x.toFixed(1));
   console.log(`decision log group commit, ${DURATION_MS / 1000} s per row, node ${process.version}, temp dir ${args.dir ?? tmpdir()}`);
   console.log('| durability | concurrent appenders | records/s | p50 wait ms | p99 wait ms | max ms | fdatasyncs/s |');
   console.log('|---|---:|---:|---:|---:|---:|---:|');
   for (const r of rows) console.log(`| ${r.mode} | ${r.concurrency} | ${Math.round(r.rps).toLocaleString('en-US')} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.max)} | ${Math.round((r.syncs ?? 0) / r.seconds)} |`);
-  const target = rows.find((r) => r.mode === 'fsync' && r.concurrency === 256);
-  if (target) {
-    const ok = target.rps >= 50_000 && target.p99 <= 2;
-    console.log(`target (fsync, 256 concurrent: ≥ 50,000 records/s, p99 wait ≤ 2 ms): ${ok ? 'MET' : 'MISSED'} (${Math.round(target.rps).toLocaleString('en-US')} records/s, p99 ${f(target.p99)} ms)`);
+  console.log('(closed loop: capacity. Mean wait = appenders / throughput by Little\'s law, so these waits measure saturation, not latency.)');
+  if (openRows.length > 0) {
+    console.log('');
+    console.log(`| durability | offered records/s | done records/s | most in flight (cap ${MAX_IN_FLIGHT}) | p50 wait ms | p99 wait ms | max ms | fdatasyncs/s |`);
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+    for (const r of openRows) console.log(`| ${r.mode} | ${r.offered!.toLocaleString('en-US')} | ${Math.round(r.rps).toLocaleString('en-US')} | ${r.concurrency} | ${f(r.p50)} | ${f(r.p99)} | ${f(r.max)} | ${Math.round((r.syncs ?? 0) / r.seconds)} |`);
+    console.log('(open loop: waits counted from when each record was due.)');
+  }
+  const capacity = rows.find((r) => r.mode === 'fsync' && r.concurrency === 256);
+  const latency = openRows.find((r) => r.mode === 'fsync' && r.offered === 50_000);
+  if (capacity && latency) {
+    const ok = capacity.rps >= 50_000 && latency.rps >= 0.98 * 50_000 && latency.p99 <= 2;
+    console.log(
+      `target (fsync: ≥ 50,000 records/s with 256 concurrent; at 50,000 records/s offered, ≤ 256 in flight, p99 wait ≤ 2 ms): ${ok ? 'MET' : 'MISSED'} ` +
+        `(capacity ${Math.round(capacity.rps).toLocaleString('en-US')} records/s; at 50,000 offered: ${Math.round(latency.rps).toLocaleString('en-US')} done, p99 ${f(latency.p99)} ms)`,
+    );
   }
 }
