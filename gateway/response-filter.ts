@@ -58,20 +58,24 @@ export async function readBounded(stream: Readable, encoding: string | undefined
   return Buffer.concat(chunks, size);
 }
 
-export async function readJsonBody(
-  stream: Readable,
-  headers: Record<string, string | string[] | undefined>,
-  limits: { maxBytes: number; maxDepth: number },
-): Promise<{ value: unknown } | Refusal> {
+/**
+ * The upstream body of a filtered route, as bytes: JSON content types only, decoded, bounded.
+ * Parsing is the CPU-heavy half and happens in gateway/response-body.ts (on the event loop or in
+ * a filter worker).
+ */
+export async function readUpstreamBody(stream: Readable, headers: Record<string, string | string[] | undefined>, maxBytes: number): Promise<Buffer | Refusal> {
   const ct = headers['content-type'];
   if (!isJsonContentType(Array.isArray(ct) ? ct[0] : ct)) {
     stream.destroy();
     return refuse('GW_ERR_UPSTREAM_NOT_JSON', `content-type ${String(ct ?? 'absent').slice(0, 64)}`);
   }
   const enc = headers['content-encoding'];
-  const buf = await readBounded(stream, Array.isArray(enc) ? enc.join(',') : enc, limits.maxBytes);
-  if (!Buffer.isBuffer(buf)) return buf;
-  const parsed = safeParseJson(buf, { maxDepth: limits.maxDepth });
+  return readBounded(stream, Array.isArray(enc) ? enc.join(',') : enc, maxBytes);
+}
+
+/** Parse upstream bytes safely (gateway/json/safe-parse.ts); anything unparseable is a 502 refusal. */
+export function parseUpstreamJson(bytes: Buffer, maxDepth: number): { value: unknown } | Refusal {
+  const parsed = safeParseJson(bytes, { maxDepth });
   if (!parsed.ok) return refuse('GW_ERR_UPSTREAM_BODY_UNPARSEABLE', parsed.why);
   return { value: parsed.value };
 }

@@ -35,7 +35,8 @@ import { createRefusalCounter, renderMetrics } from './metrics.ts';
 import type { PolicyEngine } from './policy/engine.ts';
 import { buildInput, queryOf, subjectOf } from './policy/input.ts';
 import { safeParseJson } from './json/safe-parse.ts';
-import { readJsonBody, isJsonContentType } from './response-filter.ts';
+import { readUpstreamBody, isJsonContentType } from './response-filter.ts';
+import { filterResponseBody } from './response-body.ts';
 import { DECISION_ID_HEADER, sendProblem } from './respond.ts';
 import { upstreamHeaders } from './upstream-headers.ts';
 import { upstreamErrorCode } from './upstream-errors.ts';
@@ -123,6 +124,7 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
     upstreams.set(u.name, { config: u, adapter: createAdapter(u.adapter, u.adapterOptions), basePath });
   }
   const routes = cfg.upstreams.map((u) => ({ name: u.name, prefix: u.prefix }));
+
 
   // listen.tls: HTTPS in the gateway, client certificates verified against clientCa (RFC 8705).
   const tls = cfg.listen.tls;
@@ -457,30 +459,16 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
         res.stream.resume();
         return failResponse(request, reply, res.statusCode, refuse('GW_ERR_RES_RECORD_HIDDEN'));
       }
-      const read = await readJsonBody(res.stream, res.headers, { maxBytes: cfg.limits.responseBodyBytes, maxDepth: cfg.limits.jsonDepth });
-      if (isRefusal(read)) return failResponse(request, reply, res.statusCode, read);
-      let out: unknown = read.value;
-      let filter: OutcomeRecord['filter'];
-      if (res.statusCode >= 200 && res.statusCode < 300) {
-        const filtered = st.upstream!.adapter.filter(read.value, resource, st.decision!.obligations);
-        if (isRefusal(filtered)) return failResponse(request, reply, res.statusCode, filtered);
-        out = filtered.body;
-        filter = {
-          rows_in: filtered.report.rowsIn,
-          rows_out: filtered.report.rowsOut,
-          fields_masked: filtered.report.masked,
-          fields_removed: filtered.report.removed,
-          records: filtered.report.ids,
-          fields_delivered: filtered.report.delivered,
-        };
-      }
-      // Non-2xx bodies are upstream errors (parsed safely above, so well-formed JSON): they carry
-      // no records, and clients need them (e.g. Salesforce MALFORMED_QUERY).
-      if (!(await writeOutcome(request, res.statusCode, res.statusCode, filter ? { filter } : {}))) {
+      const bytes = await readUpstreamBody(res.stream, res.headers, cfg.limits.responseBodyBytes);
+      if (isRefusal(bytes)) return failResponse(request, reply, res.statusCode, bytes);
+      const job = { resource, obligations: st.decision!.obligations, status: res.statusCode, maxDepth: cfg.limits.jsonDepth };
+      const out = filterResponseBody(st.upstream!.adapter, bytes, job);
+      if (isRefusal(out)) return failResponse(request, reply, res.statusCode, out);
+      if (!(await writeOutcome(request, res.statusCode, res.statusCode, out.filter ? { filter: out.filter } : {}))) {
         return failResponse(request, reply, res.statusCode, refuse('GW_ERR_AUDIT_WRITE_FAILED'));
       }
       resetUpstreamHeaders(reply);
-      return reply.type('application/json; charset=utf-8').send(JSON.stringify(out));
+      return reply.type('application/json; charset=utf-8').send(out.body);
     } catch (err) {
       request.log.error({ err, decisionId: st.decisionId }, 'response handling failed');
       res.stream.destroy();

@@ -39,8 +39,21 @@ export function safeParseJson(buf: Buffer | string, limits: SafeParseLimits): Sa
     }
   }
 
+  if (text.indexOf('\\') < 0) {
+    const fast = parseWithoutEscapes(text, limits.maxDepth);
+    if (fast !== undefined) return fast;
+  }
+  return parseByScan(text, limits.maxDepth);
+}
+
+/**
+ * The full path, for any text: a structural scan (depth, duplicate keys after unescaping, which
+ * keys and numbers need the slower checks), then JSON.parse. Exported for the test that holds the
+ * fast path to the same answers.
+ */
+export function parseByScan(text: string, maxDepth: number): SafeParseResult {
   // The structural scan runs before JSON.parse so that a depth bomb never reaches a recursive walk.
-  const scanned = scanJsonStructure(text, limits.maxDepth);
+  const scanned = scanJsonStructure(text, maxDepth);
   if (!scanned.ok) return scanned;
 
   try {
@@ -54,4 +67,100 @@ export function safeParseJson(buf: Buffer | string, limits: SafeParseLimits): Sa
   } catch (err) {
     return { ok: false, why: err instanceof SyntaxError ? err.message : 'invalid JSON' };
   }
+}
+
+/**
+ * The common case, text without a single backslash, checked without the character-by-character
+ * scan (which cost as much as JSON.parse itself): parse first, then walk the result.
+ *
+ * Duplicate keys. Without backslashes no string has an escape, so a parsed string is exactly its
+ * text between the quotes, and two keys are equal exactly when their text is. Every `:` of the
+ * text is then either the one after a key or a character inside a string (key or value). So when
+ * nothing was dropped, count(`:` in the text) = keys + colons inside strings, both counted on the
+ * parsed value. JSON.parse keeps the last of two equal keys and drops the first with everything
+ * under it (at least that key), so a duplicate always leaves the text with more colons than the
+ * parsed value accounts for.
+ *
+ * Inexact numbers. Every number that is an object member's value starts right after its key's
+ * colon (and any whitespace), so looking after each colon finds all of them (and, harmlessly, a
+ * few digits inside strings such as "10:30"). A number with 16 or more digits or an exponent sends
+ * the body to the full path, which keeps such numbers exactly. Numbers inside arrays or alone at
+ * the top are not after a colon: a body with any goes to the full path too.
+ *
+ * Returns undefined whenever the full path must decide (a duplicate, to name it; a syntax error or
+ * too deep nesting, for its message; `__proto__` / `constructor` keys, for secure-json-parse's rules; a long number
+ * or a number this check cannot see).
+ */
+function parseWithoutEscapes(text: string, maxDepth: number): SafeParseResult | undefined {
+  let value: unknown;
+  try {
+    // V8's JSON.parse is iterative: a depth bomb costs time bounded by the body size, not stack.
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  const tally: Tally = { keys: 0, colons: 0, proto: false, unseenNumbers: false };
+  // Too deep: the full path names the first problem in text order (as for every other refusal).
+  if (!walk(value, 1, maxDepth, tally, false)) return undefined;
+  if (tally.proto || tally.unseenNumbers) return undefined;
+  let colons = 0;
+  for (let i = text.indexOf(':'); i >= 0; i = text.indexOf(':', i + 1)) {
+    colons++;
+    if (mayBeInexactNumberAt(text, i + 1)) return undefined;
+  }
+  return colons === tally.keys + tally.colons ? { ok: true, value } : undefined;
+}
+
+type Tally = { keys: number; colons: number; proto: boolean; unseenNumbers: boolean };
+
+/**
+ * Count keys and colons inside strings, note numbers that are not member values; false when a
+ * container sits deeper than `maxDepth`.
+ */
+function walk(v: unknown, depth: number, maxDepth: number, tally: Tally, member: boolean): boolean {
+  if (typeof v === 'string') {
+    tally.colons += colonsIn(v);
+    return true;
+  }
+  if (typeof v === 'number') {
+    if (!member) tally.unseenNumbers = true;
+    return true;
+  }
+  if (typeof v !== 'object' || v === null) return true;
+  if (depth > maxDepth) return false;
+  if (Array.isArray(v)) {
+    for (let i = 0; i < v.length; i++) if (!walk(v[i], depth + 1, maxDepth, tally, false)) return false;
+    return true;
+  }
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o);
+  tally.keys += keys.length;
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    if (k === '__proto__' || k === 'constructor') tally.proto = true;
+    tally.colons += colonsIn(k);
+    if (!walk(o[k], depth + 1, maxDepth, tally, true)) return false;
+  }
+  return true;
+}
+
+function colonsIn(s: string): number {
+  let n = 0;
+  for (let i = s.indexOf(':'); i >= 0; i = s.indexOf(':', i + 1)) n++;
+  return n;
+}
+
+/** Whether a number literal starting at `i` (after whitespace) has 16+ digits or an exponent. */
+function mayBeInexactNumberAt(text: string, i: number): boolean {
+  let c = text.charCodeAt(i);
+  while (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) c = text.charCodeAt(++i);
+  if (c === 0x2d) c = text.charCodeAt(++i); // -
+  if (!(c >= 0x30 && c <= 0x39)) return false;
+  let digits = 0;
+  for (; ; c = text.charCodeAt(++i)) {
+    if (c >= 0x30 && c <= 0x39) digits++;
+    else if (c === 0x65 || c === 0x45) return true; // e, E
+    else if (c !== 0x2e) break; // .
+  }
+  return digits >= 16;
 }

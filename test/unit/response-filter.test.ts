@@ -1,7 +1,13 @@
 import t from 'tap';
 import { Readable } from 'node:stream';
 import { brotliCompressSync, deflateSync, gzipSync, deflateRawSync } from 'node:zlib';
-import { isJsonContentType, readBounded, readJsonBody } from '../../gateway/response-filter.ts';
+import { isJsonContentType, parseUpstreamJson, readBounded, readUpstreamBody } from '../../gateway/response-filter.ts';
+
+/** Read then parse, as the server does (the parse may run in a filter worker there). */
+async function readJsonBody(stream: Readable, headers: Record<string, string | string[] | undefined>, limits: { maxBytes: number; maxDepth: number }) {
+  const bytes = await readUpstreamBody(stream, headers, limits.maxBytes);
+  return isRefusal(bytes) ? bytes : parseUpstreamJson(bytes, limits.maxDepth);
+}
 import { isRefusal } from '../../gateway/errors.ts';
 
 const BODY = Buffer.from(JSON.stringify({ totalSize: 2, records: [{ Id: '003a', Name: 'Ada' }, { Id: '003b', Name: 'Émile' }] }));

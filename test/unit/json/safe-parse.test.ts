@@ -92,3 +92,76 @@ t.test('sameDecimal compares values, not spellings', async (t) => {
   t.notOk(sameDecimal('1e400', 'Infinity'));
   t.notOk(sameDecimal('-1', '1'));
 });
+
+// ---- the fast path (text without backslashes) answers as the full scan does ------------------
+
+import { parseByScan } from '../../../gateway/json/safe-parse.ts';
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let x = s;
+    x = Math.imul(x ^ (x >>> 15), x | 1);
+    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+// Pieces chosen to hit every branch: colons inside keys and values, keys that repeat, numbers
+// long and short, with exponents, inside arrays and at the top, prototype keys, whitespace.
+const KEYS = ['a', 'b', 'Id', 'url', 'k:v', 'time', '__proto__', 'constructor', 'prototype', 'x y', '10:30', 'é'];
+const STRS = ['', 'plain', 'http://h:8080/p', '10:30:00', 'a:b:c', '😀', 'no colon', '::'];
+const NUMS = ['0', '-1', '12.5', '1e3', '-2.5E-3', '1234567890123456', '12345678901234567890', '0.1000000000000000055511151231257827', '123456789012345', '1.0', '-0'];
+
+function genText(r: () => number, depth: number): string {
+  const ws = () => (r() < 0.1 ? [' ', '\n', '\t', '\r\n  '][Math.floor(r() * 4)]! : '');
+  const p = r();
+  if (depth > 5 || p < 0.4) {
+    const q = r();
+    if (q < 0.35) return `"${STRS[Math.floor(r() * STRS.length)]}"`;
+    if (q < 0.75) return NUMS[Math.floor(r() * NUMS.length)]!;
+    return ['true', 'false', 'null'][Math.floor(r() * 3)]!;
+  }
+  if (p < 0.6) {
+    const n = Math.floor(r() * 4);
+    return `[${ws()}${Array.from({ length: n }, () => genText(r, depth + 1)).join(`,${ws()}`)}${ws()}]`;
+  }
+  const n = Math.floor(r() * 5);
+  const members: string[] = [];
+  for (let i = 0; i < n; i++) members.push(`"${KEYS[Math.floor(r() * KEYS.length)]}"${ws()}:${ws()}${genText(r, depth + 1)}`);
+  return `{${ws()}${members.join(`,${ws()}`)}${ws()}}`;
+}
+
+t.test('without backslashes, the fast path gives the full scan\'s answer', async (t) => {
+  let fastOk = 0;
+  let refused = 0;
+  for (let seed = 1; seed <= 4000; seed++) {
+    const text = genText(rng(seed), 0);
+    const want = parseByScan(text, 4);
+    const got = safeParseJson(text, { maxDepth: 4 });
+    if (got.ok !== want.ok || (got.ok && want.ok && JSON.stringify(got.value) !== JSON.stringify(want.value)) || (!got.ok && !want.ok && got.why !== want.why)) {
+      t.fail(`seed ${seed}: ${text} → ${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
+      return;
+    }
+    if (got.ok) fastOk++;
+    else refused++;
+  }
+  // both kinds of answers were exercised
+  t.ok(fastOk > 500, `${fastOk} parsed`);
+  t.ok(refused > 500, `${refused} refused`);
+});
+
+t.test('fast path: each check that sends a body to the full path', async (t) => {
+  t.match(safeParseJson('{"a":"x:y","a":"z"}', L), { ok: false, why: 'duplicate key "a"' }, 'duplicate hidden behind colons in values');
+  t.match(safeParseJson('{"a":{"b":1},"c":{"b":2,"b":{"d":"::"}}}', L), { ok: false, why: 'duplicate key "b"' }, 'nested duplicate');
+  const big = safeParseJson('{"n": 12345678901234567890}', L);
+  t.equal(big.ok && JSON.stringify(big.value), '{"n":12345678901234567890}', 'a long member number keeps its digits');
+  const inArray = safeParseJson('{"n":[1,12345678901234567890]}', L);
+  t.equal(inArray.ok && JSON.stringify(inArray.value), '{"n":[1,12345678901234567890]}', 'a long number in an array keeps its digits');
+  const top = safeParseJson('12345678901234567890', L);
+  t.equal(top.ok && JSON.stringify(top.value), '12345678901234567890', 'a long number alone keeps its digits');
+  const exp = safeParseJson('{"n":1.5e400}', L);
+  t.equal(exp.ok && JSON.stringify(exp.value), '{"n":1.5e400}', 'an exponent beyond a double is kept');
+  t.match(safeParseJson('{"__proto__":{"x":1}}', L), { ok: false, why: /forbidden prototype property/ });
+});
