@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -73,7 +73,10 @@ const definesMask = files(srcDir).some((f) => f.endsWith('.rego') && /^package\s
 const entrypoints = ['-e', entrypoint, ...(definesMask ? ['-e', MASK_ENTRYPOINT] : [])];
 
 try {
-  execFileSync(opa, ['build', '-t', 'wasm', ...entrypoints, '--capabilities', capsPath, '--revision', revision, '-o', out, srcDir], {
+  // Run inside the source folder and name it '.': the bundle's file paths are then relative to
+  // it (/crm/authz/…), so the same source gives the same bundle bytes wherever it is checked out.
+  execFileSync(opa, ['build', '-t', 'wasm', ...entrypoints, '--capabilities', resolve(capsPath), '--revision', revision, '-o', resolve(out), '.'], {
+    cwd: srcDir,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
 } catch (err) {

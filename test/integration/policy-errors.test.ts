@@ -5,7 +5,8 @@
  */
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, mkdir, writeFile, rm } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, writeFile, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startHarness, soql, ROOT } from './helpers/harness.ts';
@@ -17,7 +18,7 @@ async function build(name: string, rego: string): Promise<{ status: number; stde
   const src = join(work, name);
   await mkdir(join(src, 'crm', 'authz'), { recursive: true });
   await writeFile(join(src, 'crm', 'authz', 'decision.rego'), rego);
-  const out = join(work, `${name}.tar.gz`);
+  const out = join(work, `${name.replace(/\//g, '-')}.tar.gz`);
   const r = spawnSync(process.execPath, [join(ROOT, 'scripts', 'build-policies.ts'), '--src', src, '--out', out], { encoding: 'utf8' });
   return { status: r.status ?? 1, stderr: r.stderr, out };
 }
@@ -26,6 +27,16 @@ t.test('a policy that reads the clock fails to build (capabilities without time.
   const r = await build('clock', 'package crm.authz\n\ndecision := {"allow": time.now_ns() > 0, "reasons": [], "obligations": {}}\n');
   t.not(r.status, 0);
   t.match(r.stderr, /time\.now_ns/);
+});
+
+t.test('the same policy source builds to the same bundle bytes wherever it is checked out', async (t) => {
+  const rego = 'package crm.authz\n\ndecision := {"allow": false, "reasons": [{"code": "policy.default_deny", "message": "no"}], "obligations": {}}\n';
+  const a = await build('here', rego);
+  const b = await build('there/deeper', rego);
+  t.equal(a.status, 0, a.stderr);
+  t.equal(b.status, 0, b.stderr);
+  const digest = async (f: string) => createHash('sha256').update(await readFile(f)).digest('hex');
+  t.equal(await digest(a.out), await digest(b.out), 'bundle SHA-256 (its archive name in the decision log) does not depend on the folder');
 });
 
 t.test('a result that breaks the decision contract → 500 policy.error, logged as a denial', async (t) => {
