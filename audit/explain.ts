@@ -2,10 +2,15 @@
  * `explain <dir> <decision_id>`: the decision record and its outcome record in words a reviewer
  * understands: who asked, from which device, for what, when, under which policy revision, what
  * was decided and why (each reason code with its message and its meaning, audit/reason-text.ts),
- * the obligations the gateway applied (row condition and field rules), and what happened
- * upstream. `--json` prints the two records as they are in the log.
+ * the Rego rules that gave each policy reason (from the archived bundle that decided, see
+ * audit/rule-index.ts), the obligations the gateway applied (row condition and field rules), and
+ * what happened upstream. `--json` prints the two records as they are in the log.
  */
+import { access } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { ERRORS } from '../gateway/errors.ts';
+import { readBundle } from '../gateway/policy/bundle.ts';
+import { indexReasonRules, rulesFor, type RuleIndex } from './rule-index.ts';
 import { reasonMeaning } from './reason-text.ts';
 import { readTrail } from './trail.ts';
 
@@ -92,7 +97,35 @@ const STAGE_WORDS: Readonly<Record<string, string>> = {
 };
 
 /** The explanation, one line per entry. */
-export function explainLines(d: Located, o?: Located): string[] {
+/**
+ * The rules of the bundle that decided, when it is archived under the log: `rules`, or `missing`
+ * saying why they cannot be named.
+ */
+export type PolicySource = { readonly rules: RuleIndex } | { readonly missing: string };
+
+/** Index the archived bundle `<log dir>/bundles/<sha256>.tar.gz` (dir: the log or an instance folder). */
+export async function loadPolicySource(dir: string, sha256: string | undefined): Promise<PolicySource> {
+  if (sha256 === undefined || !/^[0-9a-f]{64}$/.test(sha256)) return { missing: 'the record names no bundle' };
+  for (const root of [dir, dirname(dir)]) {
+    const path = join(root, 'bundles', `${sha256}.tar.gz`);
+    try {
+      await access(path);
+    } catch {
+      continue;
+    }
+    try {
+      const bundle = await readBundle(path);
+      if (bundle.sha256 !== sha256) return { missing: `${path} does not hash to its name (the archived bundle was replaced)` };
+      if (bundle.sources.size === 0) return { missing: `${path} holds no Rego source` };
+      return { rules: indexReasonRules(bundle.sources) };
+    } catch (e) {
+      return { missing: `${path}: ${(e as Error).message}` };
+    }
+  }
+  return { missing: `bundles/${sha256}.tar.gz is not archived beside the log` };
+}
+
+export function explainLines(d: Located, o?: Located, source?: PolicySource): string[] {
   const r = d.record;
   const input = obj(r.input);
   const subject = obj(input.subject);
@@ -168,11 +201,22 @@ export function explainLines(d: Located, o?: Located): string[] {
   if (r.allow === true) line('Decision', 'ALLOWED by the policy');
   else if (decidedBy === 'policy') line('Decision', `REFUSED by the policy${status !== undefined ? `, answered ${status}` : ''}`);
   else line('Decision', `REFUSED by ${STAGE_WORDS[decidedBy] ?? decidedBy}${r.result !== null && r.result !== undefined ? ' after the policy allowed it' : ', before the policy ran'}${status !== undefined ? `, answered ${status}` : ''}`);
-  for (const reason of Array.isArray(r.reasons) ? r.reasons : []) {
+  const reasons = Array.isArray(r.reasons) ? r.reasons : [];
+  // Policy reasons come from Rego rules; the gateway's own refusals (auth.*, request.*) do not.
+  const fromPolicy = decidedBy === 'policy';
+  if (fromPolicy && source && 'missing' in source && reasons.length > 0) more(`(the rules cannot be named: ${source.missing})`);
+  for (const reason of reasons) {
     const x = obj(reason);
     more(`${String(x.code)}: ${String(x.message)}`);
     const meaning = reasonMeaning(String(x.code));
     more(`  means: ${meaning ?? 'an unknown code (not in docs/reason-codes.md or docs/policies.md)'}`);
+    if (!fromPolicy || !source || !('rules' in source)) continue;
+    const sites = rulesFor(source.rules, String(x.code), str(x.message));
+    if (sites.length === 0) more('  rule: no rule of this bundle names this code');
+    for (const site of sites) {
+      more(`  ${sites.length > 1 ? 'one of the rules' : 'rule'} ${site.file}:${site.line}${site.comment.length > 0 ? ` (${site.comment.join(' ')})` : ''}`);
+      for (const t of site.text) more(`      ${t.replace(/\t/g, '  ')}`);
+    }
   }
   const answered = str(r.answered);
   if (answered) {
@@ -237,7 +281,12 @@ export async function explainCommand(args: readonly string[], out: (s: string) =
     err(found.outcome ? `explain: ${id} has an outcome record but no decision record (run verify)` : `explain: no decision ${id} under ${dir}`);
     return 1;
   }
-  if (json) out(JSON.stringify({ decision: found.decision.record, outcome: found.outcome?.record ?? null }, null, 2));
-  else for (const l of explainLines(found.decision, found.outcome)) out(l);
+  if (json) {
+    out(JSON.stringify({ decision: found.decision.record, outcome: found.outcome?.record ?? null }, null, 2));
+    return 0;
+  }
+  const sha = str(obj(found.decision.record.provenance).bundle_sha256);
+  const source = await loadPolicySource(dir, sha);
+  for (const l of explainLines(found.decision, found.outcome, source)) out(l);
   return 0;
 }

@@ -14,6 +14,8 @@ export type Bundle = {
   readonly entrypoints: readonly string[];
   /** SHA-256 of the bundle file, for provenance beside the revision. */
   readonly sha256: string;
+  /** The Rego source opa build packs beside the Wasm (path → text), for explaining decisions. */
+  readonly sources: ReadonlyMap<string, string>;
 };
 
 export class BundleError extends Error {
@@ -69,5 +71,6 @@ export async function readBundle(path: string): Promise<Bundle> {
     revision: manifest.revision,
     entrypoints: (manifest.wasm ?? []).map((w) => w.entrypoint),
     sha256: createHash('sha256').update(gz).digest('hex'),
+    sources: new Map([...files].filter(([name]) => name.endsWith('.rego')).map(([name, bytes]) => [name, bytes.toString('utf8')])),
   };
 }

@@ -36,6 +36,7 @@ t.test('an allowed, filtered list', async (t) => {
   t.match(out, /Decision +ALLOWED by the policy/);
   t.match(out, 'allow.role: role sales may list Contact');
   t.match(out, 'means: a role of the user grants this action on this object');
+  t.match(out, /rule crm\/authz\/grants\.rego:\d+\n +grants contains reason\("allow\.role", msg\) if \{/);
   t.match(out, /Obligations rows kept only where Tenant__c = "globex" AND Region__c IN \("US"\)/);
   t.match(out, 'Contact: DateOfBirth__c removed, SSN__c removed');
   t.match(out, /Outcome +\S+: upstream crm answered 200 in [\d.]+ ms; the client got 200/);
@@ -55,6 +56,7 @@ t.test('masking, a policy denial, a hidden record, a refusal before the policy',
   t.match(denied.out, /Decision +REFUSED by the policy, answered 403/);
   t.match(denied.out, 'device.unmanaged: restricted data');
   t.match(denied.out, 'means: restricted data needs a managed, compliant device');
+  t.match(denied.out, /rule crm\/authz\/classification\.rego:\d+\n +deny contains reason\("device\.unmanaged", msg\) if \{\n +not device_managed/);
   t.match(denied.out, /Outcome +none: a refused request is not forwarded/);
 
   const discount = await cli('explain', dir, idOf('quote-bot: create a Quote with a 35%'));
@@ -65,6 +67,9 @@ t.test('masking, a policy denial, a hidden record, a refusal before the policy',
   const hidden = await cli('explain', dir, idOf('quote-bot (IdP): update globex Quote'));
   t.match(hidden.out, 'stored record: Region__c = "US", Tenant__c = "globex"');
   t.match(hidden.out, 'tenant.mismatch: the stored Quote record belongs to tenant globex');
+  // Three rules give tenant.mismatch; the logged message names the one about the stored record.
+  t.match(hidden.out, /\n +rule crm\/authz\/tenancy\.rego:\d+\n +deny contains reason\("tenant\.mismatch", msg\) if \{\n +stored_write\n/);
+  t.notMatch(hidden.out, 'one of the rules', 'narrowed to one rule by its message');
   t.match(hidden.out, 'the client was told resource.not_found ("Record not found") instead, so that it does not learn that the record exists');
 
   const before = await cli('explain', dir, idOf('no token'));
@@ -73,6 +78,7 @@ t.test('masking, a policy denial, a hidden record, a refusal before the policy',
   t.match(before.out, 'auth.token_missing: No bearer token');
   t.match(before.out, 'means: no bearer token was sent');
   t.match(before.out, /Policy +not evaluated/);
+  t.notMatch(before.out, /rule |rules cannot be named/, 'a refusal of the gateway names no Rego rule');
 
   const rows = await cli('explain', dir, idOf('eu-rep: list without the row fields'));
   t.match(rows.out, 'REFUSED by the gateway after the policy allowed it, answered 400');
