@@ -5,7 +5,7 @@
  *   onRequest   canonicalize → authenticate → posture
  *   preHandler  (body read) → resolve → decide → log decision
  *   handler     forward (reply.from with the canonical path and query, byte for byte)
- *   onResponse  read + filter body → log outcome → release
+ *   onResponse  read + filter body → log outcome → release (upstream-response.ts)
  *
  * Every refusal goes through `refuseAndLog`: one decision record with its reason, then one
  * problem+json answer carrying the decision id.
@@ -16,10 +16,9 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import httpProxy from '@fastify/http-proxy';
-import type { Readable } from 'node:stream';
-import type { Config, UpstreamConfig } from './config/load.ts';
+import type { Config } from './config/load.ts';
 import { ERRORS, isRefusal, reasonsOf, refuse, type ErrorCode } from './errors.ts';
-import type { CanonicalRequest, Decision, Posture, Principal, Refusal, Resource } from './types.ts';
+import type { Refusal } from './types.ts';
 import { canonicalize } from './canonicalize.ts';
 import { DEFAULT_HEADER_POLICY, type HeaderPolicy } from './headers.ts';
 import { authorizationToken, checkedToken } from './identity/bearer.ts';
@@ -35,17 +34,17 @@ import { createRefusalCounter, renderMetrics } from './metrics.ts';
 import type { PolicyEngine } from './policy/engine.ts';
 import { buildInput, queryOf, subjectOf } from './policy/input.ts';
 import { safeParseJson } from './json/safe-parse.ts';
-import { readUpstreamBody, isJsonContentType } from './response-filter.ts';
-import { filterResponseBody } from './response-body.ts';
+import { isJsonContentType } from './response-filter.ts';
+import { createUpstreamResponse, type UpstreamAnswer } from './upstream-response.ts';
+import type { RequestState, Upstream } from './request-state.ts';
 import { DECISION_ID_HEADER, sendProblem } from './respond.ts';
 import { upstreamHeaders } from './upstream-headers.ts';
 import { upstreamErrorCode } from './upstream-errors.ts';
 import { rowFieldsMissing } from './filter/row-fields.ts';
 import { prefetchCurrent } from './prefetch.ts';
 import { createAdapter } from '../adapters/registry.ts';
-import type { Adapter } from '../adapters/types.ts';
 import type { DecisionLog } from '../audit/decision-log.ts';
-import type { DecisionRecord, Labels, OutcomeRecord } from '../audit/event.ts';
+import type { DecisionRecord, Labels } from '../audit/event.ts';
 import { minimizeInput } from '../audit/mask.ts';
 
 export const PIPELINE = ['canonicalize', 'authenticate', 'posture', 'resolve', 'current-record', 'decide', 'log', 'forward', 'filter', 'outcome'] as const;
@@ -59,32 +58,6 @@ export type GatewayDeps = {
   /** The gateway's clock; passed to the policy as env.now. Injectable so tests can freeze it. */
   readonly now?: () => Date;
 };
-
-type Upstream = { readonly config: UpstreamConfig; readonly adapter: Adapter; readonly basePath: string };
-
-type RequestState = {
-  decisionId: string;
-  startedAt: number;
-  canonical?: CanonicalRequest;
-  upstream?: Upstream;
-  principal?: Principal;
-  /** The caller's access token, kept only for an upstream with tokenExchange (never logged). */
-  accessToken?: string;
-  /** The token exchanged for this upstream (RFC 8693), forwarded instead of the caller's. */
-  exchangedToken?: string;
-  posture?: Posture;
-  postureNote?: string;
-  resource?: Resource;
-  decision?: Decision;
-  input?: unknown;
-  forwardedAt?: number;
-};
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    gw: RequestState;
-  }
-}
 
 type Stage = DecisionRecord['decided_by'];
 
@@ -415,67 +388,9 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
     return undefined;
   };
 
-  // ---- outcome + response --------------------------------------------------------------------
+  // ---- outcome + response (upstream-response.ts) ----------------------------------------------
 
-  const writeOutcome = async (request: FastifyRequest, upstreamStatus: number, status: number, extra: Partial<OutcomeRecord>): Promise<boolean> => {
-    const st = request.gw;
-    const record: OutcomeRecord = {
-      kind: 'outcome',
-      ...baseRecord(st),
-      upstream: { name: st.upstream!.config.name, status: upstreamStatus, latency_ms: Math.round((performance.now() - (st.forwardedAt ?? st.startedAt)) * 1000) / 1000 },
-      status,
-      ...extra,
-    };
-    try {
-      await d.decisionLog.append(record);
-      return true;
-    } catch (err) {
-      request.log.error({ err, decisionId: st.decisionId }, 'outcome log write failed; refusing');
-      return false;
-    }
-  };
-
-  const failResponse = async (request: FastifyRequest, reply: FastifyReply, upstreamStatus: number, r: Refusal) => {
-    const ok = await writeOutcome(request, upstreamStatus, ERRORS[r.code].status, { reason: ERRORS[r.code].reason });
-    // The answer is the gateway's now: none of the upstream's headers (set-cookie, caching…) stay.
-    for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
-    sendProblem(reply, ok ? r : refuse('GW_ERR_AUDIT_WRITE_FAILED'), request.gw.decisionId);
-  };
-
-  const onResponse = async (request: FastifyRequest, reply: FastifyReply, res: { statusCode: number; headers: Record<string, string | string[] | undefined>; stream: Readable }) => {
-    const st = request.gw;
-    const resource = st.resource!;
-    try {
-      if (!resource.filtered) {
-        // Writes and other unfiltered routes: the body carries no records to filter.
-        if (!(await writeOutcome(request, res.statusCode, res.statusCode, {}))) {
-          res.stream.destroy();
-          return failResponse(request, reply, res.statusCode, refuse('GW_ERR_AUDIT_WRITE_FAILED'));
-        }
-        return reply.send(res.stream);
-      }
-      if (res.statusCode === 404 && resource.id !== undefined) {
-        // Missing and hidden records must look the same to the client.
-        res.stream.resume();
-        return failResponse(request, reply, res.statusCode, refuse('GW_ERR_RES_RECORD_HIDDEN'));
-      }
-      const bytes = await readUpstreamBody(res.stream, res.headers, cfg.limits.responseBodyBytes);
-      if (isRefusal(bytes)) return failResponse(request, reply, res.statusCode, bytes);
-      const job = { resource, obligations: st.decision!.obligations, status: res.statusCode, maxDepth: cfg.limits.jsonDepth };
-      const out = filterResponseBody(st.upstream!.adapter, bytes, job);
-      if (isRefusal(out)) return failResponse(request, reply, res.statusCode, out);
-      if (!(await writeOutcome(request, res.statusCode, res.statusCode, out.filter ? { filter: out.filter } : {}))) {
-        return failResponse(request, reply, res.statusCode, refuse('GW_ERR_AUDIT_WRITE_FAILED'));
-      }
-      resetUpstreamHeaders(reply);
-      return reply.type('application/json; charset=utf-8').send(out.body);
-    } catch (err) {
-      request.log.error({ err, decisionId: st.decisionId }, 'response handling failed');
-      res.stream.destroy();
-      return failResponse(request, reply, res.statusCode, refuse('GW_ERR_INTERNAL_ERROR'));
-    }
-  };
-
+  const { onResponse, failResponse } = createUpstreamResponse({ decisionLog: d.decisionLog, baseRecord, limits: cfg.limits });
 
   // ---- routes: one proxy per upstream ----------------------------------------------------------
 
@@ -520,7 +435,7 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
             });
           },
           onResponse: (request: FastifyRequest, reply: FastifyReply, res: unknown) => {
-            void onResponse(request, reply, res as Parameters<typeof onResponse>[2]);
+            void onResponse(request, reply, res as UpstreamAnswer);
           },
           onError: (reply: FastifyReply, { error }: { error: { code?: string; cause?: { code?: string } } }) => {
             void failResponse(reply.request, reply, 0, refuse(upstreamErrorCode(error)));
@@ -581,9 +496,4 @@ const RECORD_REVEALING_REASONS = new Set(['tenant.mismatch', 'region.not_entitle
 /** The raw target with any access_token value cut out, for the refusal record. */
 function redactTarget(target: string): string {
   return target.replace(/([?&]access_token=)[^&#]*/gi, '$1[redacted]');
-}
-
-/** Headers copied from the upstream that no longer describe the body the gateway sends. */
-function resetUpstreamHeaders(reply: FastifyReply): void {
-  for (const h of ['content-length', 'content-encoding', 'etag', 'content-md5', 'digest', 'transfer-encoding']) reply.removeHeader(h);
 }
