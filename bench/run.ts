@@ -8,6 +8,8 @@
  *
  *   a  upstream      the demo CRM directly
  *   b  bare proxy    @fastify/http-proxy in front of the same CRM, no checks
+ *   b' parse floor   the same proxy that parses each answer, keeps the persona's rows and
+ *                    re-serializes, with no other check: what filtering alone costs here
  *   c  gateway       the full pipeline (JWT verify, posture, Salesforce adapter, Wasm policy,
  *                    decision log with fsync, forward, response filter), persona eu-rep
  *   c' gateway       the same with decisionLog.fsync off (skip with --no-fsync-off)
@@ -44,6 +46,8 @@ const PREFIX = '/sf';
 const PERSONA = 'eu-rep';
 const SOQL = `SELECT ${OBJECT_FIELDS.Contact.join(', ')} FROM Contact LIMIT 50`;
 const EXPECTED_UPSTREAM_ROWS = 50;
+/** The rows the persona may see (its tenant and region): what scenario b' keeps without any check. */
+const KEEP = { Tenant__c: 'acme', Region__c: 'EU' } as const;
 const TARGETS = { gatewayToProxyRatio: 0.5, evalP50Us: 50 } as const;
 
 // ---- options ---------------------------------------------------------------------------------
@@ -101,7 +105,7 @@ function nextMessage<T extends { type: string }>(child: ChildProcess, type: T['t
   });
 }
 
-async function startServer(kind: 'upstream' | 'proxy' | 'gateway', arg?: unknown, profileDir?: string): Promise<Server> {
+async function startServer(kind: 'upstream' | 'proxy' | 'proxy-filter' | 'gateway', arg?: unknown, profileDir?: string): Promise<Server> {
   const execArgv = profileDir ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [];
   const child = fork(join(here, 'server.ts'), arg === undefined ? [kind] : [kind, JSON.stringify(arg)], {
     execArgv,
@@ -398,6 +402,20 @@ async function main(): Promise<void> {
     await proxy.close();
     results.push(bare.result);
 
+    // b': the same proxy that only parses, filters rows and re-serializes (no checks at all)
+    const floor = await startServer('proxy-filter', { upstream: upstream.url, keep: KEEP });
+    opened.push(floor);
+    const parsing = await scenario({
+      id: "b'",
+      name: 'bare proxy + JSON.parse, row filter, stringify',
+      url: floor.url + PREFIX + soqlPath(SOQL),
+      front: floor,
+      upstream,
+      check: (s) => (s.status !== 200 ? `status ${s.status}` : s.rows <= 0 || s.rows >= EXPECTED_UPSTREAM_ROWS ? `${s.rows} rows; expected some but not all` : undefined),
+    });
+    await floor.close();
+    results.push(parsing.result);
+
     // c, c': the gateway
     results.push(await gatewayScenario({ id: 'c', fsync: true, issuer, upstream, tmp, ...(profileDir ? { profileDir } : {}) }));
     if (!args['no-fsync-off']) {
@@ -440,6 +458,8 @@ async function main(): Promise<void> {
       fsync: r.decisionLog!.fsync,
       ratio: r.valid && proxyRes?.valid ? Math.round((r.rps / proxyRes.rps) * 1000) / 1000 : null,
     }));
+  const floorRes = results.find((r) => r.id === "b'");
+  const floorRatio = floorRes?.valid && proxyRes?.valid ? Math.round((floorRes.rps / proxyRes.rps) * 1000) / 1000 : null;
   const how =
     `loopback 127.0.0.1, OS-chosen ports; upstream, bare proxy and gateway each in their own node process, ` +
     `autocannon in another (${CONNECTIONS} connections, pipelining 1, ${WARMUP} s warm-up discarded, ${DURATION} s measured); ` +
@@ -452,6 +472,7 @@ async function main(): Promise<void> {
     options: { durationS: DURATION, warmupS: WARMUP, connections: CONNECTIONS },
     scenarios: results,
     ratios,
+    floorRatio,
     policyEvaluation: policy,
     targets: {
       gatewayToProxyRatio: { target: TARGETS.gatewayToProxyRatio, fsyncOn: ratios.find((r) => r.fsync)?.ratio ?? null, fsyncOff: ratios.find((r) => !r.fsync)?.ratio ?? null },
@@ -490,6 +511,12 @@ async function main(): Promise<void> {
     out.push(
       `gateway / bare proxy throughput (${q.scenario}, fsync ${q.fsync ? 'on' : 'off'}): ` +
         (q.ratio === null ? 'n/a — a scenario had errors' : `${(q.ratio * 100).toFixed(1)}%  (target ≥ ${TARGETS.gatewayToProxyRatio * 100}%: ${q.ratio >= TARGETS.gatewayToProxyRatio ? 'met' : 'MISSED'})`),
+    );
+  }
+  if (floorRes) {
+    out.push(
+      `b' / bare proxy throughput: ${floorRatio === null ? 'n/a — a scenario had errors' : `${(floorRatio * 100).toFixed(1)}%`}` +
+        ` (parse, keep ${Object.entries(KEEP).map(([k, v]) => `${k} = ${v}`).join(', ')}, stringify; no checks: what filtering a response costs by itself here)`,
     );
   }
   if (policy) {

@@ -3,6 +3,10 @@
  *
  *   node bench/server.ts upstream                   the demo CRM (gateway/demo/crm-upstream.ts)
  *   node bench/server.ts proxy '{"upstream": URL}'  a bare @fastify/http-proxy, no checks
+ *   node bench/server.ts proxy-filter '{"upstream": URL, "keep": {field: value}}'
+ *                                                   the same proxy that parses each answer, keeps
+ *                                                   the records matching `keep` and re-serializes:
+ *                                                   the least a response-filtering gateway does
  *   node bench/server.ts gateway '<raw config>'     the real gateway: validateConfig + startGateway
  *
  * Each listens on 127.0.0.1 on an OS-chosen port and reports `{type: 'ready', url, pid}` over
@@ -19,7 +23,7 @@ import { startGateway } from '../gateway/start.ts';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
-export type ServerKind = 'upstream' | 'proxy' | 'gateway';
+export type ServerKind = 'upstream' | 'proxy' | 'proxy-filter' | 'gateway';
 export type ReadyMessage = { readonly type: 'ready'; readonly url: string; readonly pid: number };
 /** Reply to `{type: 'cpu'}`: this process's CPU time so far. */
 export type CpuMessage = { readonly type: 'cpu'; readonly userMs: number; readonly systemMs: number };
@@ -68,6 +72,41 @@ async function start(kind: string, arg: string | undefined): Promise<Running> {
         },
       };
     }
+    case 'proxy-filter': {
+      // No checks, no log, no duplicate-key or depth guard: only JSON.parse, a row predicate and
+      // JSON.stringify on top of the bare proxy. A floor for the gateway, not a gateway.
+      const { upstream, keep } = JSON.parse(arg ?? '{}') as { upstream?: string; keep?: Record<string, unknown> };
+      if (upstream === undefined || keep === undefined) throw new Error('proxy-filter: upstream URL or keep missing');
+      const want = Object.entries(keep);
+      const app = Fastify({ logger: false });
+      await app.register(httpProxy, {
+        upstream,
+        prefix: '/sf',
+        replyOptions: {
+          onResponse: (_request: unknown, reply: { removeHeader(h: string): unknown; send(b: unknown): unknown }, res: { stream: AsyncIterable<Buffer> }) => {
+            void (async () => {
+              const chunks: Buffer[] = [];
+              for await (const c of res.stream) chunks.push(c);
+              const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { totalSize: number; records: Record<string, unknown>[] };
+              body.records = body.records.filter((r) => want.every(([k, v]) => r[k] === v));
+              body.totalSize = body.records.length;
+              reply.removeHeader('content-length');
+              reply.send(Buffer.from(JSON.stringify(body)));
+            })();
+          },
+        },
+      } as Parameters<typeof httpProxy>[1]);
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      const addr = app.server.address();
+      if (addr === null || typeof addr === 'string') throw new Error('proxy-filter: no TCP address');
+      return {
+        url: `http://127.0.0.1:${addr.port}`,
+        async close() {
+          await app.close();
+          return {};
+        },
+      };
+    }
     case 'gateway': {
       const gw = await startGateway(validateConfig(JSON.parse(arg ?? '{}'), root));
       return {
@@ -84,7 +123,7 @@ async function start(kind: string, arg: string | undefined): Promise<Running> {
       };
     }
     default:
-      throw new Error(`unknown server kind ${JSON.stringify(kind)} (upstream | proxy | gateway)`);
+      throw new Error(`unknown server kind ${JSON.stringify(kind)} (upstream | proxy | proxy-filter | gateway)`);
   }
 }
 
