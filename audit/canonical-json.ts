@@ -14,8 +14,12 @@
  * object), and nesting deeper than MAX_DEPTH (a cycle included) throws instead of a cycle message.
  */
 
-/** Deeper than this is refused; the gateway's records are a few levels deep. */
-const MAX_DEPTH = 256;
+/**
+ * Deeper than this is refused. Records nest a request body a few levels down (record → input →
+ * resource → body → field), and a body may be as deep as limits.jsonDepth allows (at most 1000),
+ * so the bound sits above that: a body the gateway accepted must never fail its log write.
+ */
+const MAX_DEPTH = 1100;
 
 const isRawJSON = (JSON as unknown as { isRawJSON?: (v: unknown) => boolean }).isRawJSON ?? (() => false);
 
@@ -90,11 +94,14 @@ function sortKeys(keys: string[]): string[] {
   return keys;
 }
 
-// Quoted member names with their colon. Bounded: names can come from request bodies.
+// Quoted member names with their colon. Bounded in count and in size: names can come from request
+// bodies, and one long name kept for the life of the process would be a memory leak to order.
 const NAME_CACHE_MAX = 4096;
+const NAME_CACHE_LONGEST = 64;
 const nameCache = new Map<string, string>();
 
 function memberName(key: string): string {
+  if (key.length > NAME_CACHE_LONGEST) return quote(key) + ':';
   let q = nameCache.get(key);
   if (q === undefined) {
     q = quote(key) + ':';

@@ -75,7 +75,8 @@ export async function readUpstreamBody(stream: Readable, headers: Record<string,
 
 /** Parse upstream bytes safely (gateway/json/safe-parse.ts); anything unparseable is a 502 refusal. */
 export function parseUpstreamJson(bytes: Buffer, maxDepth: number): { value: unknown } | Refusal {
-  const parsed = safeParseJson(bytes, { maxDepth });
+  // Upstream bytes: the configured CRM's, not a client's (see SafeParseLimits.fastPath).
+  const parsed = safeParseJson(bytes, { maxDepth, fastPath: true });
   if (!parsed.ok) return refuse('GW_ERR_UPSTREAM_BODY_UNPARSEABLE', parsed.why);
   return { value: parsed.value };
 }

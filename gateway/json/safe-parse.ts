@@ -11,6 +11,14 @@ import { exactNumberReviver } from './exact-numbers.ts';
 export type SafeParseLimits = {
   /** Deepest container nesting allowed; a top-level object or array is depth 1. */
   readonly maxDepth: number;
+  /**
+   * Try the parse-first path for text without backslashes (`parseWithoutEscapes`). For upstream
+   * bodies only: it runs JSON.parse before the depth is known, and V8 parses deeply nested
+   * arrays ~20× slower per byte than ordinary JSON (a 1 MiB `[[[…` costs ~40 ms), so text a
+   * client controls (request bodies, tokens) keeps the scan first, which refuses a depth bomb
+   * after maxDepth characters. Bodies the fast path declines are parsed a second time.
+   */
+  readonly fastPath?: boolean;
 };
 
 export type SafeParseResult = { readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly why: string };
@@ -39,7 +47,7 @@ export function safeParseJson(buf: Buffer | string, limits: SafeParseLimits): Sa
     }
   }
 
-  if (text.indexOf('\\') < 0) {
+  if (limits.fastPath === true && text.indexOf('\\') < 0) {
     const fast = parseWithoutEscapes(text, limits.maxDepth);
     if (fast !== undefined) return fast;
   }

@@ -31,6 +31,12 @@ t.test('numbers as ECMAScript writes them (RFC 8785 §3.2.2.3 examples)', async 
   t.equal(canonicalJson({ n: [1, 2.5, -3e-10] }), '{"n":[1,2.5,-3e-10]}');
 });
 
+t.test('long member names are serialized, not cached', async (t) => {
+  const long = 'k'.repeat(100_000);
+  t.equal(canonicalJson({ [long]: 1 }), `{"${long}":1}`);
+  t.equal(canonicalJson({ [long]: 2 }), `{"${long}":2}`, 'the same again, still right');
+});
+
 t.test('strings: escapes as JSON.stringify, nothing else', async (t) => {
   t.equal(canonicalJson('a"b\\c\n\u0001\u001f\u007f\u2028 é 😀'), JSON.stringify('a"b\\c\n\u0001\u001f\u007f\u2028 é 😀'));
   t.equal(canonicalJson({ 'k"\n': 'v' }), '{"k\\"\\n":"v"}');
@@ -60,8 +66,11 @@ t.test('refuses what RFC 8785 cannot represent', async (t) => {
   cyclic.self = cyclic;
   t.throws(() => canonicalJson(cyclic), /circular/);
   let deep: unknown = 1;
-  for (let i = 0; i < 300; i++) deep = [deep];
+  for (let i = 0; i < 1200; i++) deep = [deep];
   t.throws(() => canonicalJson(deep), /deeper/);
+  let body: unknown = 1;
+  for (let i = 0; i < 1000; i++) body = { a: body };
+  t.ok(canonicalJson({ input: { resource: { body: { field: body } } } }), 'a body as deep as limits.jsonDepth allows (1000) still serializes inside a record');
 });
 
 // A small deterministic generator, so that a failure names a seed that reproduces it.

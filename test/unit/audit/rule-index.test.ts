@@ -47,6 +47,35 @@ t.test('indexes every reason("<code>") call with its rule, line and comment', as
   t.same(safety[0]!.comment, ['Safety net, never expected.']);
 });
 
+t.test('odd but valid sources', async (t) => {
+  const src = `package crm.authz
+
+# Bulk jobs may not export.
+deny contains reason("export.denied", msg) if { # bulk
+\tinput.kind == "bulk job"
+\tmsg := sprintf("export of %s refused for bulk jobs", [object_name])
+}
+
+deny contains reason(
+\t"export.denied",
+\tconcat("", ["export by ", subject_label, " refused"]),
+) if {
+\tinput.kind == "interactive"
+}
+
+deny contains reason("export.denied", "export refused") if input.kind == "other" # reason("old.code", "x")
+`;
+  const idx = indexReasonRules(new Map([['x.rego', src]]));
+  t.same([...idx.keys()], ['export.denied'], 'a code in an end-of-line comment is not a site');
+  const sites = idx.get('export.denied')!;
+  t.same(sites.map((s) => s.line), [4, 9, 16], 'the code on the line after reason( is found');
+  t.equal(sites[0]!.text.at(-1), '}', 'a head line ending in a comment still opens a block');
+  t.same(sites[0]!.phrases, ['export of ', ' refused for bulk jobs'], 'sprintf verbs cut the phrases; condition literals are not phrases');
+  t.same(rulesFor(idx, 'export.denied', 'export of Contact refused for bulk jobs').map((s) => s.line), [4]);
+  t.same(rulesFor(idx, 'export.denied', 'export by user u-1 refused').map((s) => s.line), [9]);
+  t.same(rulesFor(idx, 'export.denied', 'export refused').map((s) => s.line), [16]);
+});
+
 t.test('the logged message picks the rule among several with one code', async (t) => {
   t.same(rulesFor(index, 'tenant.mismatch', 'the stored Quote record belongs to tenant globex, not acme').map((s) => s.line), [15]);
   t.same(rulesFor(index, 'tenant.mismatch', 'a new Quote sets Tenant__c to "globex"').map((s) => s.line), [9]);

@@ -25,9 +25,12 @@ t.test('refuses what two parsers could read differently', async (t) => {
     ['overlong UTF-8', Buffer.from([0x22, 0xc0, 0xaf, 0x22]), /^invalid UTF-8$/],
   ];
   for (const [name, input, why] of cases) {
-    const r = safeParseJson(input, L);
-    t.equal(r.ok, false, name);
-    if (!r.ok) t.match(r.why, why, `${name}: reason`);
+    for (const limits of [{ ...L, fastPath: false }, { ...L, fastPath: true }]) {
+      const r = safeParseJson(input, limits);
+      const label = `${name}${limits.fastPath ? ' (fast path)' : ''}`;
+      t.equal(r.ok, false, label);
+      if (!r.ok) t.match(r.why, why, `${label}: reason`);
+    }
   }
 });
 
@@ -139,7 +142,7 @@ t.test('without backslashes, the fast path gives the full scan\'s answer', async
   for (let seed = 1; seed <= 4000; seed++) {
     const text = genText(rng(seed), 0);
     const want = parseByScan(text, 4);
-    const got = safeParseJson(text, { maxDepth: 4 });
+    const got = safeParseJson(text, { maxDepth: 4, fastPath: true });
     if (got.ok !== want.ok || (got.ok && want.ok && JSON.stringify(got.value) !== JSON.stringify(want.value)) || (!got.ok && !want.ok && got.why !== want.why)) {
       t.fail(`seed ${seed}: ${text} → ${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
       return;
@@ -153,6 +156,7 @@ t.test('without backslashes, the fast path gives the full scan\'s answer', async
 });
 
 t.test('fast path: each check that sends a body to the full path', async (t) => {
+  const L = { maxDepth: 8, fastPath: true };
   t.match(safeParseJson('{"a":"x:y","a":"z"}', L), { ok: false, why: 'duplicate key "a"' }, 'duplicate hidden behind colons in values');
   t.match(safeParseJson('{"a":{"b":1},"c":{"b":2,"b":{"d":"::"}}}', L), { ok: false, why: 'duplicate key "b"' }, 'nested duplicate');
   const big = safeParseJson('{"n": 12345678901234567890}', L);
