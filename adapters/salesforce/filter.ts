@@ -103,32 +103,39 @@ function recordType(r: Json, fallback: string | undefined): string | Refusal {
 function filterRecord(r: Json, fallbackType: string | undefined, ctx: Ctx): Json | Refusal {
   const type = recordType(r, fallbackType);
   if (isRefusal(type)) return type;
-  const applied = applyFieldRules(r, rulesFor(ctx.fields, type, MATCH), MATCH);
+  const rules = rulesFor(ctx.fields, type, MATCH);
+  // No rule for this type (the common case): the parsed record is ours, it is used as it is.
+  const applied = rules === undefined ? { record: r, masked: NONE, removed: NONE } : applyFieldRules(r, rules, MATCH);
   ctx.report.fields(type, applied.masked, applied.removed);
-  const maskedLower = new Set(applied.masked.map((n) => n.toLowerCase()));
+  const maskedLower = applied.masked.length === 0 ? undefined : new Set(applied.masked.map((n) => n.toLowerCase()));
+  const src = applied.record;
   const delivered: string[] = [];
-  const out: [string, unknown][] = [];
-  for (const [k, v] of Object.entries(applied.record)) {
+  // Relationship values that filtering replaced; the record is copied only when there are any.
+  let replaced: Map<string, Json> | undefined;
+  for (const k of Object.keys(src)) {
+    const v = src[k];
     if (k === 'attributes' || !isObject(v)) {
-      out.push([k, v]);
-      if (k !== 'attributes' && !maskedLower.has(k.toLowerCase())) delivered.push(k);
+      if (k !== 'attributes' && !maskedLower?.has(k.toLowerCase())) delivered.push(k);
     } else if (Object.hasOwn(v, 'records')) {
       // Child records carry their own type; with no attributes we cannot pick their rules.
       const child = filterQueryResult(v, undefined, ctx, false);
       if (isRefusal(child)) return child;
-      out.push([k, child]);
+      (replaced ??= new Map()).set(k, child);
     } else if (Object.hasOwn(v, 'attributes')) {
       const parent = filterRecord(v, undefined, ctx);
       if (isRefusal(parent)) return parent;
-      out.push([k, parent]);
-    } else {
-      out.push([k, v]);
-      if (!maskedLower.has(k.toLowerCase())) delivered.push(k);
+      (replaced ??= new Map()).set(k, parent);
+    } else if (!maskedLower?.has(k.toLowerCase())) {
+      delivered.push(k);
     }
   }
   ctx.report.delivered(type, recordId(r), delivered);
-  return Object.fromEntries(out);
+  if (replaced === undefined) return src;
+  // fromEntries defines own properties, so a key such as "__proto__" stays data.
+  return Object.fromEntries(Object.keys(src).map((k) => [k, replaced.has(k) ? replaced.get(k) : src[k]]));
 }
+
+const NONE: readonly string[] = Object.freeze([]);
 
 /** The record's id: its `Id` field, else the last segment of `attributes.url`. */
 function recordId(r: Json): string | undefined {
