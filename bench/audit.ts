@@ -96,25 +96,22 @@ const pct = (sorted: Float64Array, q: number) => (sorted.length === 0 ? NaN : so
 
 async function run(mode: Durability, concurrency: number): Promise<Row> {
   const dir = await mkdtemp(join(args.dir ?? tmpdir(), 'gw-bench-audit-'));
-  let syncs = 0;
-  const log = await openDecisionLog({ dir, durability: mode, instanceId: 'bench', sync: (fh) => (syncs++, fh.datasync()) });
+  const sink = await logSink(dir, mode);
   const waits = new Samples();
-  let i = 0;
-  // warm-up (JIT, file creation) not measured
-  await Promise.all(Array.from({ length: Math.min(concurrency, 64) }, () => log.append(record(i++))));
-  syncs = 0;
+  let i = 64;
   const started = performance.now();
   const end = started + DURATION_MS;
   const appender = async () => {
     while (performance.now() < end) {
       const t0 = performance.now();
-      await log.append(record(i++));
+      await sink.append(i++);
       waits.push(performance.now() - t0);
     }
   };
   await Promise.all(Array.from({ length: concurrency }, appender));
   const seconds = (performance.now() - started) / 1000;
-  await log.close();
+  const syncs = sink.syncs();
+  await sink.close();
   await rm(dir, { recursive: true, force: true });
   const sorted = waits.sorted();
   return { mode, concurrency, records: waits.n, seconds, rps: waits.n / seconds, p50: pct(sorted, 0.5), p99: pct(sorted, 0.99), max: sorted[waits.n - 1] ?? NaN, syncs };
@@ -126,7 +123,7 @@ type Sink = { append(i: number): Promise<void>; close(): Promise<void>; syncs():
 async function logSink(dir: string, mode: Durability): Promise<Sink> {
   let syncs = 0;
   const log = await openDecisionLog({ dir, durability: mode, instanceId: 'bench', sync: (fh) => (syncs++, fh.datasync()) });
-  await Promise.all(Array.from({ length: 64 }, (_, i) => log.append(record(i)))); // warm-up
+  await Promise.all(Array.from({ length: 64 }, (_, i) => log.append(record(i)))); // warm-up (JIT, file creation), not measured
   syncs = 0;
   return { append: (i) => log.append(record(i)), close: () => log.close(), syncs: () => syncs };
 }

@@ -15,7 +15,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import httpProxy from '@fastify/http-proxy';
 import { startDemoCrm } from '../gateway/demo/crm-upstream.ts';
 import { validateConfig } from '../gateway/config/load.ts';
@@ -35,6 +35,20 @@ export type ClosedMessage = {
 };
 
 type Running = { readonly url: string; close(): Promise<Omit<ClosedMessage, 'type' | 'cpu'>> };
+
+/** Listen on 127.0.0.1, an OS-chosen port; closing closes the app. */
+async function listening(app: FastifyInstance, kind: string): Promise<Running> {
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const addr = app.server.address();
+  if (addr === null || typeof addr === 'string') throw new Error(`${kind}: no TCP address`);
+  return {
+    url: `http://127.0.0.1:${addr.port}`,
+    async close() {
+      await app.close();
+      return {};
+    },
+  };
+}
 
 async function start(kind: string, arg: string | undefined): Promise<Running> {
   switch (kind) {
@@ -61,16 +75,7 @@ async function start(kind: string, arg: string | undefined): Promise<Running> {
       if (upstream === undefined) throw new Error('proxy: upstream URL missing');
       const app = Fastify({ logger: false });
       await app.register(httpProxy, { upstream, prefix: '/sf' });
-      await app.listen({ host: '127.0.0.1', port: 0 });
-      const addr = app.server.address();
-      if (addr === null || typeof addr === 'string') throw new Error('proxy: no TCP address');
-      return {
-        url: `http://127.0.0.1:${addr.port}`,
-        async close() {
-          await app.close();
-          return {};
-        },
-      };
+      return listening(app, 'proxy');
     }
     case 'proxy-filter': {
       // No checks, no log, no duplicate-key or depth guard: only JSON.parse, a row predicate and
@@ -96,16 +101,7 @@ async function start(kind: string, arg: string | undefined): Promise<Running> {
           },
         },
       } as Parameters<typeof httpProxy>[1]);
-      await app.listen({ host: '127.0.0.1', port: 0 });
-      const addr = app.server.address();
-      if (addr === null || typeof addr === 'string') throw new Error('proxy-filter: no TCP address');
-      return {
-        url: `http://127.0.0.1:${addr.port}`,
-        async close() {
-          await app.close();
-          return {};
-        },
-      };
+      return listening(app, 'proxy-filter');
     }
     case 'gateway': {
       const gw = await startGateway(validateConfig(JSON.parse(arg ?? '{}'), root));

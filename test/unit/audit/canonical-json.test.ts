@@ -1,6 +1,7 @@
 import t from 'tap';
 import canonicalize from 'canonicalize';
 import { canonicalJson } from '../../../audit/canonical-json.ts';
+import { seededRandom as rng } from '../../fixtures/seeded-random.ts';
 
 // RFC 8785 §3.2.3: members sorted by UTF-16 code units, whatever the script.
 t.test('sorts members by UTF-16 code units (RFC 8785 §3.2.3 example)', async (t) => {
@@ -73,17 +74,6 @@ t.test('refuses what RFC 8785 cannot represent', async (t) => {
   t.ok(canonicalJson({ input: { resource: { body: { field: body } } } }), 'a body as deep as limits.jsonDepth allows (1000) still serializes inside a record');
 });
 
-// A small deterministic generator, so that a failure names a seed that reproduces it.
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const KEY_PARTS = ['a', 'B', 'id', 'Id', '1', '10', '9', '', 'é', '\u20ac', '😀', '\ufb33', '"', '\\', '\n', '\u0000', ' ', '__proto__x', 'z', '\u0080'];
 const STRINGS = ['', 'plain', 'with "quotes"', 'back\\slash', 'tab\there', '\u0001', 'é', '😀 face', '\u2028', 'SELECT Id FROM Contact', '\u007f'];

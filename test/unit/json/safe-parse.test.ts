@@ -1,6 +1,7 @@
 import t from 'tap';
 import { safeParseJson } from '../../../gateway/json/safe-parse.ts';
 import { sameDecimal } from '../../../gateway/json/exact-numbers.ts';
+import { seededRandom as rng } from '../../fixtures/seeded-random.ts';
 
 const L = { maxDepth: 8 };
 
@@ -100,16 +101,6 @@ t.test('sameDecimal compares values, not spellings', async (t) => {
 
 import { parseByScan } from '../../../gateway/json/safe-parse.ts';
 
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let x = s;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Pieces chosen to hit every branch: colons inside keys and values, keys that repeat, numbers
 // long and short, with exponents, inside arrays and at the top, prototype keys, whitespace.
