@@ -101,17 +101,46 @@ function escapesOf(s: string): Escapes {
 
 /** Percent-decode once into a string of one char per byte (call only on well-formed input). */
 function decodeBinary(s: string): string {
-  return s.replace(/%([0-9A-Fa-f]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
+  // Same as s.replace(/%([0-9A-Fa-f]{2})/g, byte), without a callback per escape.
+  let i = s.indexOf('%');
+  if (i < 0) return s;
+  let out = '';
+  let from = 0;
+  while (i >= 0) {
+    const hi = hexValue(s.charCodeAt(i + 1));
+    const lo = hexValue(s.charCodeAt(i + 2));
+    if (hi < 0 || lo < 0) {
+      i = s.indexOf('%', i + 1);
+      continue;
+    }
+    out += s.slice(from, i) + String.fromCharCode(hi * 16 + lo);
+    from = i + 3;
+    i = s.indexOf('%', from);
+  }
+  return out + s.slice(from);
 }
 
 function utf8(bin: string): string | undefined {
   // Fast path: all-ASCII bytes are already valid UTF-8 (the common case: ids, SOQL).
   if (ASCII_ONLY.test(bin)) return bin;
   try {
-    return UTF8.decode(Uint8Array.from(bin, (c) => c.charCodeAt(0)));
+    return UTF8.decode(bytesOf(bin));
   } catch {
     return undefined;
   }
+}
+
+/** The bytes of a one-char-per-byte string (as `Uint8Array.from(bin, (c) => c.charCodeAt(0))`). */
+function bytesOf(bin: string): Uint8Array {
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) {
+    const c = bin.charCodeAt(i);
+    // Only bytes get here (raw characters above U+007F are refused before decoding); anything
+    // else takes the general conversion, which counts code points rather than code units.
+    if (c > 0xff) return Uint8Array.from(bin, (ch) => ch.charCodeAt(0));
+    bytes[i] = c;
+  }
+  return bytes;
 }
 
 const isControl = (b: number): boolean => b < 0x20 || b === 0x7f;
@@ -172,13 +201,86 @@ function segmentRefusal(seg: string, n: number): Refusal | undefined {
   return refuse(code, `path segment ${n} is not in Unicode normalization form NFKC`);
 }
 
+/** `PATH_RAW` and `/`, as a table indexed by char code (ASCII only). */
+const PATH_PLAIN = asciiTable(PATH_RAW, 0x2f);
+/** `QUERY_RAW` as a table indexed by char code (ASCII only); `%` is handled separately. */
+const QUERY_PLAIN = asciiTable(QUERY_RAW);
+
+function asciiTable(chars: ReadonlySet<number>, ...more: number[]): Uint8Array {
+  const t = new Uint8Array(128);
+  for (const c of chars) t[c] = 1;
+  for (const c of more) t[c] = 1;
+  return t;
+}
+
+/**
+ * The segments of a path made only of characters allowed raw (`PATH_PLAIN`: no `%`, `;`, `\`,
+ * control, non-ASCII…), with no empty and no dot segment; undefined for any other path. Such a
+ * path passes every check in `checkTarget`, and its segments need no decoding: ASCII is valid
+ * UTF-8 and its own NFKC form. `path` starts with `/`.
+ */
+function plainSegments(path: string): string[] | undefined {
+  const n = path.length;
+  if (n === 1) return [];
+  const segments: string[] = [];
+  let start = 1;
+  for (let i = 1; i <= n; i++) {
+    const c = i < n ? path.charCodeAt(i) : 0x2f;
+    if (c === 0x2f) {
+      const len = i - start;
+      if (len === 0) return undefined; // empty segment
+      if (len <= 2 && path.charCodeAt(start) === 0x2e && (len === 1 || path.charCodeAt(start + 1) === 0x2e)) return undefined; // . or ..
+      segments.push(path.slice(start, i));
+      start = i + 1;
+    } else if (c >= 0x80 || PATH_PLAIN[c] === 0) return undefined;
+  }
+  return segments;
+}
+
+/**
+ * Whether a query passes every check in `checkTarget` for certain: only characters allowed raw
+ * (`QUERY_PLAIN`) and well-formed escapes of printable ASCII other than `%` itself (so nothing
+ * to double-decode, no control character, and UTF-8 validity is trivial). False means "check it
+ * in full", not "refuse".
+ */
+function plainQuery(q: string): boolean {
+  for (let i = 0; i < q.length; i++) {
+    const c = q.charCodeAt(i);
+    if (c === 0x25) {
+      const hi = hexValue(q.charCodeAt(i + 1));
+      const lo = hexValue(q.charCodeAt(i + 2));
+      if (hi < 0 || lo < 0) return false;
+      const b = hi * 16 + lo;
+      if (b < 0x20 || b >= 0x7f || b === 0x25) return false;
+      i += 2;
+    } else if (c >= 0x80 || QUERY_PLAIN[c] === 0) return false;
+  }
+  return true;
+}
+
 /**
  * Split and check a request target. Only origin form (`/path?query`) is accepted. Checks run
  * in a fixed order, so a target with several faults always gets the same code: control
  * characters, malformed escapes, double encoding, backslash, encoded separator, path parameter,
  * dot segment, empty segment, then everything else under GW_ERR_REQ_BAD_ENCODING.
+ *
+ * Fast path: a target whose path and query are plain (see `plainSegments`, `plainQuery`) passes
+ * every check; anything else — including every target that is refused — goes through
+ * `checkTarget`, which runs the checks one by one in the documented order.
  */
 export function canonicalTarget(rawTarget: string): CanonicalTarget | Refusal {
+  if (rawTarget.charCodeAt(0) === 0x2f) {
+    const qi = rawTarget.indexOf('?');
+    const path = qi < 0 ? rawTarget : rawTarget.slice(0, qi);
+    const rawQuery = qi < 0 ? '' : rawTarget.slice(qi + 1);
+    const segments = plainSegments(path);
+    if (segments !== undefined && plainQuery(rawQuery)) return { path, segments, rawQuery };
+  }
+  return checkTarget(rawTarget);
+}
+
+/** `canonicalTarget` without the fast path: every check, in order. */
+function checkTarget(rawTarget: string): CanonicalTarget | Refusal {
   // Absolute form (`http://h/p`), authority form (`h:443`, CONNECT) and asterisk form (`*`,
   // OPTIONS) name the target some other way than a path; a proxy that honoured the absolute
   // form's authority would route by a host the policy never saw.
@@ -272,19 +374,28 @@ export function canonicalTarget(rawTarget: string): CanonicalTarget | Refusal {
  * be encoded, so there is one spelling of a prefix). Ties go to the first route listed.
  */
 export function matchRoute(path: string, routes: readonly Route[]): RouteMatch | undefined {
-  let best: { route: Route; p: string } | undefined;
+  let best: Route | undefined;
+  let bestLen = -1;
   for (const route of routes) {
-    if (!route.prefix.startsWith('/')) continue;
-    const p = route.prefix.endsWith('/') ? route.prefix.slice(0, -1) : route.prefix;
-    if (path !== p && !path.startsWith(`${p}/`)) continue;
-    if (best === undefined || p.length > best.p.length) best = { route, p };
+    const prefix = route.prefix;
+    if (!prefix.startsWith('/')) continue;
+    // The prefix without one trailing `/`; `path` must equal it or continue with `/`.
+    const len = prefix.endsWith('/') ? prefix.length - 1 : prefix.length;
+    if (len > path.length || !path.startsWith(len === prefix.length ? prefix : prefix.slice(0, len))) continue;
+    if (len < path.length && path.charCodeAt(len) !== 0x2f) continue;
+    if (len > bestLen) {
+      best = route;
+      bestLen = len;
+    }
   }
   if (best === undefined) return undefined;
+  let depth = 0;
+  for (let i = 0; i < bestLen; i++) if (best.prefix.charCodeAt(i) === 0x2f) depth++;
   return {
-    name: best.route.name,
-    prefix: best.route.prefix,
-    rest: path.slice(best.p.length) || '/',
-    depth: best.p === '' ? 0 : best.p.split('/').length - 1,
+    name: best.name,
+    prefix: best.prefix,
+    rest: path.slice(bestLen) || '/',
+    depth,
   };
 }
 

@@ -177,20 +177,52 @@ export const DEFAULT_HEADER_POLICY: HeaderPolicy = Object.freeze({
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 /** Field-value bytes: HTAB, SP..~, obs-text. Node already enforces this; checked again because this is a pure function anyone can call. */
 const BAD_VALUE_CHAR = /[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]/;
+/** Leading and trailing optional whitespace (RFC 9110 OWS), removed from values. */
+const OWS_ENDS = /^[ \t]+|[ \t]+$/g;
 
 /** Lower-case (ASCII only: names are tokens) and `_` → `-`. */
 function normName(name: string): string {
   return name.toLowerCase().replaceAll('_', '-');
 }
 
+/**
+ * What the policy says about one spelling of a valid (token) header name, independent of the
+ * request's Connection options. Computed once per spelling and cached (see `NAME_CACHE_MAX`).
+ */
+type NameInfo = {
+  /** The name lower-cased: the key in the header map. */
+  readonly lower: string;
+  /** Lower-cased with `_` → `-`: what the strip, keep and hop-by-hop lists compare. */
+  readonly norm: string;
+  /** This name's bit in `Compiled.singletonBits` (it may occur only once), or 0. */
+  readonly singletonBit: number;
+  readonly isConnection: boolean;
+  readonly isTransferEncoding: boolean;
+  readonly isCookie: boolean;
+  /** A hop-by-hop field: removed first, whatever else applies. */
+  readonly hop: boolean;
+  /** Why it is removed when it is neither hop-by-hop nor a Connection option (underscore, then policy); undefined when kept. */
+  readonly why: RemovedWhy | undefined;
+};
+
+/**
+ * How many name spellings each compiled policy remembers. Names are attacker-chosen, so the cache
+ * stops growing here; names past the limit are classified on every request instead.
+ */
+const NAME_CACHE_MAX = 512;
+
 type Compiled = {
   readonly strip: ReadonlySet<string>;
   readonly prefixes: readonly string[];
   readonly keep: ReadonlySet<string>;
   readonly protect: ReadonlySet<string>;
-  readonly singletons: ReadonlySet<string>;
+  /** Lower-cased names that may occur only once, each with its own bit. */
+  readonly singletonBits: ReadonlyMap<string, number>;
+  readonly contentLengthBit: number;
   readonly hop: ReadonlySet<string>;
   readonly dropUnderscore: boolean;
+  /** Raw name spelling → its classification (valid token names only). */
+  readonly names: Map<string, NameInfo>;
 };
 
 // Policies are configuration: built once and frozen, so compiling each once is safe.
@@ -200,14 +232,18 @@ function compile(p: HeaderPolicy): Compiled {
   const hit = compiled.get(p);
   if (hit) return hit;
   const posture = normName(p.postureHeader);
+  const singletonBits = new Map<string, number>();
+  for (const name of new Set([...SINGLETONS, posture])) singletonBits.set(name, 1 << singletonBits.size);
   const c: Compiled = {
     strip: new Set(p.strip.map(normName)),
     prefixes: p.stripPrefixes.map(normName).filter((x) => x !== ''),
     keep: new Set([posture, ...(p.keep ?? []).map(normName)]),
     protect: new Set([...PROTECTED, posture]),
-    singletons: new Set([...SINGLETONS, posture]),
+    singletonBits,
+    contentLengthBit: singletonBits.get('content-length') as number,
     hop: new Set(HOP_BY_HOP),
     dropUnderscore: p.dropUnderscoreNames ?? true,
+    names: new Map(),
   };
   compiled.set(p, c);
   return c;
@@ -217,6 +253,47 @@ function policyStrips(c: Compiled, norm: string): boolean {
   if (c.keep.has(norm)) return false;
   if (c.strip.has(norm)) return true;
   return c.prefixes.some((x) => norm.startsWith(x));
+}
+
+/** The classification of a header name, or undefined when it is not a token. */
+function nameInfo(c: Compiled, name: string): NameInfo | undefined {
+  const hit = c.names.get(name);
+  if (hit !== undefined) return hit;
+  if (!TOKEN.test(name)) return undefined;
+  const lower = name.toLowerCase();
+  const norm = normName(name);
+  let why: RemovedWhy | undefined;
+  if (c.dropUnderscore && name.includes('_')) why = 'underscore';
+  else if (policyStrips(c, norm)) why = 'policy';
+  const info: NameInfo = {
+    lower,
+    norm,
+    singletonBit: c.singletonBits.get(lower) ?? 0,
+    isConnection: lower === 'connection',
+    isTransferEncoding: lower === 'transfer-encoding',
+    isCookie: lower === 'cookie',
+    hop: c.hop.has(norm),
+    why,
+  };
+  if (c.names.size < NAME_CACHE_MAX) c.names.set(name, info);
+  return info;
+}
+
+/** The value without leading and trailing spaces and tabs. */
+function trimOws(value: string): string {
+  const n = value.length;
+  if (n === 0) return value;
+  const first = value.charCodeAt(0);
+  const last = value.charCodeAt(n - 1);
+  if (first !== 0x20 && first !== 0x09 && last !== 0x20 && last !== 0x09) return value;
+  return value.replace(OWS_ENDS, '');
+}
+
+/** Add one kept header to the map; repeats are joined with `, ` (`cookie` with `; `). */
+function addHeader(headers: Map<string, string>, info: NameInfo, value: string): void {
+  const v = trimOws(value);
+  const prev = headers.get(info.lower);
+  headers.set(info.lower, prev === undefined ? v : `${prev}${info.isCookie ? '; ' : ', '}${v}`);
 }
 
 /**
@@ -231,58 +308,76 @@ export function canonicalHeaders(rawHeaders: readonly string[], policy: HeaderPo
   if (rawHeaders.length % 2 !== 0) return refuse('GW_ERR_INTERNAL_ERROR', 'raw header list has an odd length');
   const c = compile(policy);
 
-  // First pass: validate, and collect the Connection options (a Connection header may come
-  // after the header it names).
-  const options = new Set<string>();
-  const seen = new Set<string>();
+  // One pass validates every header (in order, so the first fault decides the refusal), collects
+  // the Connection options, and meanwhile builds the result as if no option mattered. An option
+  // that is itself hop-by-hop changes nothing (hop-by-hop removal comes first); only when a
+  // Connection header names some other field — it may come after the field it names — is the
+  // result rebuilt below with all the options known.
+  let options: Set<string> | undefined;
+  let optionsMatter = false;
+  let seen = 0;
+  let transferEncoding = false;
+  const headers = new Map<string, string>();
+  let removed: Map<string, RemovedWhy> | undefined;
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const name = rawHeaders[i] as string;
     const value = rawHeaders[i + 1] as string;
     // HTTP/2 pseudo-headers (:method, :path, :authority, :scheme) describe the request line,
     // which the shell passes separately; they are not headers.
     if (name.startsWith(':')) continue;
-    if (!TOKEN.test(name)) return refuse(HEADER_REFUSAL_CODE, 'a header name is not a valid token');
-    if (BAD_VALUE_CHAR.test(value)) return refuse(HEADER_REFUSAL_CODE, `header ${name.toLowerCase()} has a control character in its value`);
-    const lower = name.toLowerCase();
-    if (c.singletons.has(lower)) {
-      if (seen.has(lower)) return refuse(HEADER_REFUSAL_CODE, `header ${lower} occurs more than once`);
-      seen.add(lower);
+    const info = nameInfo(c, name);
+    if (info === undefined) return refuse(HEADER_REFUSAL_CODE, 'a header name is not a valid token');
+    if (BAD_VALUE_CHAR.test(value)) return refuse(HEADER_REFUSAL_CODE, `header ${info.lower} has a control character in its value`);
+    if (info.singletonBit !== 0) {
+      if ((seen & info.singletonBit) !== 0) return refuse(HEADER_REFUSAL_CODE, `header ${info.lower} occurs more than once`);
+      seen |= info.singletonBit;
     }
-    if (lower === 'connection') {
+    if (info.isTransferEncoding) transferEncoding = true;
+    if (info.isConnection) {
       for (const token of value.split(',')) {
         const t = token.trim();
         if (t === '' || !TOKEN.test(t)) continue;
         const n = normName(t);
         if (c.protect.has(n)) return refuse(HEADER_REFUSAL_CODE, `Connection names ${n}, which the gateway needs`);
-        options.add(n);
+        (options ??= new Set()).add(n);
+        if (!c.hop.has(n)) optionsMatter = true;
       }
     }
+    if (optionsMatter) continue;
+    const why = info.hop ? 'hop-by-hop' : info.why;
+    if (why !== undefined) {
+      removed ??= new Map();
+      if (!removed.has(info.lower)) removed.set(info.lower, why);
+      continue;
+    }
+    addHeader(headers, info, value);
   }
   // Request smuggling: which framing wins differs between implementations (RFC 9112 §6.3).
-  if (seen.has('content-length') && rawHeaders.some((n, i) => i % 2 === 0 && n.toLowerCase() === 'transfer-encoding')) {
+  if ((seen & c.contentLengthBit) !== 0 && transferEncoding) {
     return refuse(HEADER_REFUSAL_CODE, 'both Content-Length and Transfer-Encoding');
   }
 
-  const headers = new Map<string, string>();
-  const removed = new Map<string, RemovedWhy>();
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i] as string;
-    const value = (rawHeaders[i + 1] as string).replace(/^[ \t]+|[ \t]+$/g, '');
-    const lower = name.toLowerCase();
-    const norm = normName(name);
-    if (name.startsWith(':')) continue;
-    let why: RemovedWhy | undefined;
-    if (c.hop.has(norm)) why = 'hop-by-hop';
-    else if (options.has(norm)) why = 'connection-option';
-    else if (c.dropUnderscore && name.includes('_')) why = 'underscore';
-    else if (policyStrips(c, norm)) why = 'policy';
-    if (why !== undefined) {
-      if (!removed.has(lower)) removed.set(lower, why);
-      continue;
+  if (optionsMatter) {
+    headers.clear();
+    removed = new Map();
+    const opts = options as Set<string>;
+    for (let i = 0; i < rawHeaders.length; i += 2) {
+      const name = rawHeaders[i] as string;
+      if (name.startsWith(':')) continue;
+      const info = nameInfo(c, name) as NameInfo; // every name was checked above
+      let why: RemovedWhy | undefined;
+      if (info.hop) why = 'hop-by-hop';
+      else if (opts.has(info.norm)) why = 'connection-option';
+      else why = info.why;
+      if (why !== undefined) {
+        if (!removed.has(info.lower)) removed.set(info.lower, why);
+        continue;
+      }
+      addHeader(headers, info, rawHeaders[i + 1] as string);
     }
-    const prev = headers.get(lower);
-    headers.set(lower, prev === undefined ? value : `${prev}${lower === 'cookie' ? '; ' : ', '}${value}`);
   }
+
+  if (removed === undefined || removed.size === 0) return { headers, removed: [] };
   const list = [...removed].map(([name, w]) => ({ name, why: w })).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   return { headers, removed: list };
 }
