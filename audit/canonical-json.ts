@@ -24,6 +24,23 @@ const MAX_DEPTH = 1100;
 const isRawJSON = (JSON as unknown as { isRawJSON?: (v: unknown) => boolean }).isRawJSON ?? (() => false);
 
 /**
+ * A value already serialized by `canonicalJson`, written verbatim where it sits. The decision
+ * record's input is serialized once to measure it against decisionLog.maxInputBytes; wrapping
+ * that text spares serializing it again for the line. Only `canonicalJson` output belongs here
+ * (the constructor is not a validator). `toJSON` gives other serializers the value back.
+ */
+export class CanonicalText {
+  readonly text: string;
+  constructor(text: string) {
+    this.text = text;
+    Object.freeze(this);
+  }
+  toJSON(): unknown {
+    return JSON.parse(this.text);
+  }
+}
+
+/**
  * The canonical JSON text of `value`, or undefined where JSON.stringify gives undefined (a
  * top-level undefined, function or symbol). Throws on NaN, ±Infinity, BigInt, lone surrogates,
  * raw JSON values and too deep nesting.
@@ -50,6 +67,7 @@ function serialize(value: unknown, depth: number): string | undefined {
   }
   if (value === null) return 'null';
   if (depth >= MAX_DEPTH) throw new Error(`canonical JSON: nesting deeper than ${MAX_DEPTH} (or a circular reference)`);
+  if (value instanceof CanonicalText) return value.text;
   const o = value as { toJSON?: unknown };
   if (typeof o.toJSON === 'function') return serialize((o.toJSON as () => unknown).call(o), depth + 1);
   if (value instanceof Number || value instanceof String || value instanceof Boolean) return serialize(value.valueOf(), depth);

@@ -110,7 +110,7 @@ export type TruncatedInput = {
  * its size, the SHA-256 of the whole, and the request method and path. An input that cannot be
  * serialized is returned as is (the log write then fails closed).
  */
-export function truncateInput(input: unknown, maxBytes: number): { input: unknown; truncated: boolean } {
+export function truncateInput(input: unknown, maxBytes: number): { input: unknown; truncated: boolean; canonical?: string } {
   let text: string | undefined;
   try {
     text = canonicalJson(input);
@@ -119,7 +119,7 @@ export function truncateInput(input: unknown, maxBytes: number): { input: unknow
   }
   if (text === undefined) return { input, truncated: false };
   const bytes = Buffer.byteLength(text, 'utf8');
-  if (bytes <= maxBytes) return { input, truncated: false };
+  if (bytes <= maxBytes) return { input, truncated: false, canonical: text };
   const req = isObj(input) && isObj(input.request) ? input.request : {};
   const request: { method?: string; path?: string } = {};
   if (typeof req.method === 'string') request.method = req.method.slice(0, 16);
@@ -128,7 +128,14 @@ export function truncateInput(input: unknown, maxBytes: number): { input: unknow
   return { input: stub, truncated: true };
 }
 
-export type Minimized = { readonly input: unknown; readonly erased: string[]; readonly masked: string[]; readonly truncated: boolean };
+export type Minimized = {
+  readonly input: unknown;
+  /** The canonical JSON of `input` when it was measured and kept (for CanonicalText). */
+  readonly canonicalInput?: string;
+  readonly erased: string[];
+  readonly masked: string[];
+  readonly truncated: boolean;
+};
 
 /**
  * The whole minimization of one record's input, in order: the static `decisionLog.erase`
@@ -141,5 +148,11 @@ export function minimizeInput(input: unknown, o: { readonly erase: readonly stri
   const statically = eraseInput(input, o.erase);
   const masked = applyMask(statically.input, rules);
   const t = truncateInput(masked.input, o.maxInputBytes);
-  return { input: t.input, erased: [...new Set([...statically.erased, ...masked.erased])].sort(), masked: masked.masked, truncated: t.truncated };
+  return {
+    input: t.input,
+    ...(t.canonical !== undefined ? { canonicalInput: t.canonical } : {}),
+    erased: [...new Set([...statically.erased, ...masked.erased])].sort(),
+    masked: masked.masked,
+    truncated: t.truncated,
+  };
 }

@@ -34,28 +34,56 @@ export async function readBounded(stream: Readable, encoding: string | undefined
   // compose(), not pipe(): an error on the upstream stream (a reset mid-body) must reach this
   // reader instead of being an unhandled 'error' event.
   const source: Readable = dec ? (stream.compose(dec) as unknown as Readable) : stream;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of source) {
-      size += (chunk as Buffer).length;
+  // Listeners, not `for await`: the async iterator costs a promise and a tick per chunk, on
+  // every filtered response.
+  return new Promise((resolvePromise) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let settled = false;
+    const done = (r: Buffer | Refusal) => {
+      if (settled) return;
+      settled = true;
+      source.off('data', onData);
+      // A late 'error' (after the limit or the end) must not become an uncaught exception.
+      source.off('error', onError).on('error', () => undefined);
+      resolvePromise(r);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
       if (size > maxBytes) {
         stream.destroy();
         source.destroy();
-        return refuse('GW_ERR_UPSTREAM_BODY_TOO_LARGE', `more than ${maxBytes} bytes`);
+        done(refuse('GW_ERR_UPSTREAM_BODY_TOO_LARGE', `more than ${maxBytes} bytes`));
+        return;
       }
-      chunks.push(chunk as Buffer);
-    }
-  } catch (err) {
-    stream.destroy();
-    const code = (err as { code?: string }).code ?? '';
-    if (dec && (code.startsWith('Z_') || code.startsWith('ERR_BROTLI') || code.startsWith('ERR__ERROR_FORMAT_') || code === 'ERR_ZLIB_INITIALIZATION_FAILED')) {
-      return refuse('GW_ERR_UPSTREAM_ENCODING', 'body does not decode');
-    }
-    if (code === 'UND_ERR_BODY_TIMEOUT') return refuse('GW_ERR_UPSTREAM_TIMEOUT', 'body timeout');
-    return refuse('GW_ERR_UPSTREAM_UNREACHABLE', `body read failed: ${code || (err as Error).message}`);
+      chunks.push(chunk);
+    };
+    const onEnd = () => done(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
+    const onError = (err: unknown) => {
+      stream.destroy();
+      done(readFailure(err, dec !== null));
+    };
+    // Closed without 'end' (a reset the stream reports only by closing): what `for await` calls
+    // a premature close. After 'end' or 'error' this is a no-op.
+    const onClose = () => {
+      if (settled) return;
+      stream.destroy();
+      done(readFailure({ code: 'ERR_STREAM_PREMATURE_CLOSE' }, dec !== null));
+    };
+    source.on('data', onData);
+    source.once('end', onEnd);
+    source.on('error', onError);
+    source.once('close', onClose);
+  });
+}
+
+function readFailure(err: unknown, decoding: boolean): Refusal {
+  const code = (err as { code?: string }).code ?? '';
+  if (decoding && (code.startsWith('Z_') || code.startsWith('ERR_BROTLI') || code.startsWith('ERR__ERROR_FORMAT_') || code === 'ERR_ZLIB_INITIALIZATION_FAILED')) {
+    return refuse('GW_ERR_UPSTREAM_ENCODING', 'body does not decode');
   }
-  return Buffer.concat(chunks, size);
+  if (code === 'UND_ERR_BODY_TIMEOUT') return refuse('GW_ERR_UPSTREAM_TIMEOUT', 'body timeout');
+  return refuse('GW_ERR_UPSTREAM_UNREACHABLE', `body read failed: ${code || (err as Error).message}`);
 }
 
 /**

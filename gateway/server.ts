@@ -46,6 +46,7 @@ import { createAdapter } from '../adapters/registry.ts';
 import type { DecisionLog } from '../audit/decision-log.ts';
 import type { DecisionRecord, Labels } from '../audit/event.ts';
 import { minimizeInput } from '../audit/mask.ts';
+import { CanonicalText } from '../audit/canonical-json.ts';
 
 export const PIPELINE = ['canonicalize', 'authenticate', 'posture', 'resolve', 'current-record', 'decide', 'log', 'forward', 'filter', 'outcome'] as const;
 
@@ -186,7 +187,9 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
       rec = { decided_by: 'gateway', input: {}, result: null, allow: false, reasons: reasonsOf(failed), status: ERRORS[failed.code].status };
       min = { input: {}, erased: [], masked: [], truncated: false };
     }
-    const { input, erased, masked, truncated } = min;
+    const { erased, masked, truncated } = min;
+    // Serialized once already (to measure it): the line embeds that text instead of a second pass.
+    const input = min.canonicalInput !== undefined ? new CanonicalText(min.canonicalInput) : min.input;
     const provenance: DecisionRecord['provenance'] = {
       bundle_sha256: d.engine.bundleSha256,
       gateway_version: d.version,
@@ -271,11 +274,16 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
     if (isRefusal(token)) return refuseAndLog(request, reply, token, 'authenticate');
     const nowMs = now().getTime();
     // DPoP (RFC 9449): the proof must name the URL the client addressed (see identity/dpop.ts).
+    // The URL is computed only when a sender-constraint check reads it (a plain bearer never does).
+    let url: string | undefined | null = null;
     const presentation = {
       scheme: token.scheme,
       proofs: dpopHeaderValues(request.raw.rawHeaders),
       method: c.method,
-      url: requestUrl({ publicOrigin: cfg.proxy.publicOrigin, host: request.raw.headers.host, encrypted: (request.raw.socket as { encrypted?: boolean }).encrypted === true, rawTarget: request.raw.url ?? '' }),
+      get url() {
+        if (url === null) url = requestUrl({ publicOrigin: cfg.proxy.publicOrigin, host: request.raw.headers.host, encrypted: (request.raw.socket as { encrypted?: boolean }).encrypted === true, rawTarget: request.raw.url ?? '' });
+        return url;
+      },
       ...(tls ? { mtls: clientCertificate(request.raw.socket) } : {}),
     };
     const principal = await authenticator.authenticate(token.token, nowMs, presentation);
@@ -403,7 +411,9 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
       await scope.register(httpProxy, {
         upstream: new URL(up.config.url).origin,
         prefix: up.config.prefix,
-        preValidation: async () => undefined, // keep our parsers; http-proxy would stream bodies raw
+        // Given so http-proxy keeps our parsers (else it streams bodies raw); a callback hook, not
+        // an async one: it runs on every request and has nothing to wait for.
+        preValidation: (_request: FastifyRequest, _reply: FastifyReply, done: () => void) => done(),
         preHandler: decide,
         undici: {
           connectTimeout: cfg.timeouts.connectMs,

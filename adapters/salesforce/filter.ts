@@ -7,14 +7,20 @@
  * The report lists, per object type, the ids and the unmasked fields of the records delivered.
  */
 import { refuse, isRefusal } from '../../gateway/errors.ts';
-import { applyFieldRules, rulesFor } from '../../gateway/filter/fields.ts';
+import { applyFieldRules, rulesFor, type FieldRules } from '../../gateway/filter/fields.ts';
 import { createReportBuilder, type ReportBuilder } from '../../gateway/filter/report.ts';
 import { compileRowCondition, type RowPredicate } from '../../gateway/filter/rows.ts';
 import type { Obligations, Refusal, Resource } from '../../gateway/types.ts';
 import type { FilterResult } from '../types.ts';
 
 type Json = Record<string, unknown>;
-type Ctx = { readonly keep: RowPredicate; readonly fields: Obligations['fields']; readonly report: ReportBuilder };
+type Ctx = {
+  readonly keep: RowPredicate;
+  readonly fields: Obligations['fields'];
+  readonly report: ReportBuilder;
+  /** Field rules per record type, looked up once per response (undefined: none for the type). */
+  readonly rules: Map<string, FieldRules | undefined>;
+};
 
 // Salesforce API names are case-insensitive: a rule for SSN__c must catch ssn__c too.
 const MATCH = { ignoreCase: true } as const;
@@ -36,7 +42,7 @@ export function filterSalesforce(body: unknown, resource: Resource, obligations:
   if (!resource.filtered) return { body, report: report.build() };
   const keep = compileRowCondition(obligations.rows);
   if (isRefusal(keep)) return keep;
-  const ctx: Ctx = { keep, fields: obligations.fields, report };
+  const ctx: Ctx = { keep, fields: obligations.fields, report, rules: new Map() };
 
   if (resource.action === 'read') {
     if (!isObject(body)) return shape('a record must be a JSON object');
@@ -103,7 +109,8 @@ function recordType(r: Json, fallback: string | undefined): string | Refusal {
 function filterRecord(r: Json, fallbackType: string | undefined, ctx: Ctx): Json | Refusal {
   const type = recordType(r, fallbackType);
   if (isRefusal(type)) return type;
-  const rules = rulesFor(ctx.fields, type, MATCH);
+  let rules = ctx.rules.get(type);
+  if (rules === undefined && !ctx.rules.has(type)) ctx.rules.set(type, (rules = rulesFor(ctx.fields, type, MATCH)));
   // No rule for this type (the common case): the parsed record is ours, it is used as it is.
   const applied = rules === undefined ? { record: r, masked: NONE, removed: NONE } : applyFieldRules(r, rules, MATCH);
   ctx.report.fields(type, applied.masked, applied.removed);

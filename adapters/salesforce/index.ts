@@ -13,8 +13,11 @@
 import type { Adapter, AdapterFactory } from '../types.ts';
 import { validateBodyFields, type BodyFieldsOption } from '../shared/body-fields.ts';
 import { filterSalesforce } from './filter.ts';
-import { ADAPTER_NAME, resolveSalesforce, type ObjectNames } from './resolve.ts';
+import { ADAPTER_NAME, cachedSoqlReader, resolveSalesforce, type ObjectNames } from './resolve.ts';
 import { isApiName } from './soql.ts';
+
+/** Distinct SOQL texts whose parse is kept (resolve.ts cachedSoqlReader). */
+const SOQL_CACHE_ENTRIES = 1000;
 
 /** Fields every write shows the policy, plus a Quote's Discount. */
 export const DEFAULT_BODY_FIELDS: BodyFieldsOption = Object.freeze({
@@ -47,9 +50,10 @@ export const createSalesforceAdapter: AdapterFactory = (options) => {
   for (const key of Object.keys(options)) if (!KNOWN_OPTIONS.has(key)) throw new Error(`${key}: unknown option`);
   const bodyFields = options['bodyFields'] === undefined ? DEFAULT_BODY_FIELDS : validateBodyFields(options['bodyFields'], 'bodyFields');
   const objects = validateObjects(options['objects'] ?? DEFAULT_OBJECTS, 'objects');
+  const soql = cachedSoqlReader(SOQL_CACHE_ENTRIES);
   const adapter: Adapter = {
     name: ADAPTER_NAME,
-    resolve: (req, body) => resolveSalesforce(req, body, bodyFields, objects),
+    resolve: (req, body) => resolveSalesforce(req, body, bodyFields, objects, soql),
     filter: (body, resource, obligations) => filterSalesforce(body, resource, obligations),
     // GET …/sobjects/{Object}/{id}?fields=a,b returns just those fields (field names need no escaping).
     currentRecordQuery: (fields) => `fields=${fields.join(',')}`,

@@ -16,6 +16,7 @@
 import { isRefusal, refuse } from '../../gateway/errors.ts';
 import type { CanonicalRequest, Refusal, Resource } from '../../gateway/types.ts';
 import { bodyFieldsFor, pickBodyFields, type BodyFieldsOption } from '../shared/body-fields.ts';
+import { LRUCache } from 'lru-cache';
 import { filterFields, isApiName, parseSoql, selectedFields } from './soql.ts';
 
 export const ADAPTER_NAME = 'salesforce';
@@ -31,23 +32,57 @@ export function canonicalObject(objects: ObjectNames, object: string): string {
   return objects.get(object.toLowerCase()) ?? object;
 }
 
+/** What a SOQL text resolves to, before the object name is made canonical. */
+type QueryMeaning = { readonly object: string; readonly fields: readonly string[] | undefined; readonly filters: readonly string[] } | { readonly why: string };
+
+/** SOQL text → its meaning (or why it is refused). Pure, so the adapter may cache it. */
+export type SoqlReader = (q: string) => QueryMeaning;
+
+export function readSoql(q: string): QueryMeaning {
+  const parsed = parseSoql(q);
+  if (!parsed.ok) return { why: parsed.why };
+  // WHERE / ORDER BY fields: whether and in which order rows come back reveals their values.
+  return { object: parsed.query.object, fields: selectedFields(parsed.query), filters: filterFields(parsed.query) };
+}
+
+/** Texts longer than this are parsed every time: the cache holds only the short, repeated ones. */
+const CACHED_SOQL_CHARS = 4096;
+
+/**
+ * `readSoql` behind a bounded LRU: clients and automations repeat the same queries, and parsing
+ * is a tokenizer plus a recursive parser per request. Results are frozen and copied on use.
+ */
+export function cachedSoqlReader(max: number): SoqlReader {
+  const cache = new LRUCache<string, QueryMeaning>({ max });
+  return (q) => {
+    if (q.length > CACHED_SOQL_CHARS) return readSoql(q);
+    let m = cache.get(q);
+    if (m === undefined) {
+      m = Object.freeze(readSoql(q));
+      cache.set(q, m);
+    }
+    return m;
+  };
+}
+
 /** Resolve a canonical request to a Salesforce resource. */
 export function resolveSalesforce(
   req: CanonicalRequest,
   body: unknown,
   bodyFields: BodyFieldsOption,
   objects: ObjectNames = new Map(),
+  soql: SoqlReader = readSoql,
 ): Resource | Refusal {
   const [s0, s1, version, kind, ...rest] = req.segments;
   if (s0 !== 'services' || s1 !== 'data' || version === undefined || !VERSION.test(version)) {
     return refuse('GW_ERR_RES_UNKNOWN_ROUTE', 'not a /services/data/vNN.N/ path');
   }
-  if (kind === 'query') return resolveQuery(req, rest, objects);
+  if (kind === 'query') return resolveQuery(req, rest, objects, soql);
   if (kind === 'sobjects') return resolveSobject(req, rest, body, bodyFields, objects);
   return refuse('GW_ERR_RES_UNKNOWN_ROUTE');
 }
 
-function resolveQuery(req: CanonicalRequest, rest: readonly string[], objects: ObjectNames): Resource | Refusal {
+function resolveQuery(req: CanonicalRequest, rest: readonly string[], objects: ObjectNames, soql: SoqlReader): Resource | Refusal {
   if (rest.length > 0) {
     // A query locator (/query/01g…-2000, the nextRecordsUrl of a paged result) names no object:
     // the object and fields are only known from the first page's SOQL, so the policy could not
@@ -58,17 +93,14 @@ function resolveQuery(req: CanonicalRequest, rest: readonly string[], objects: O
   // Several q parameters: we and Salesforce might read different ones.
   const qs = req.query.getAll('q');
   if (qs.length !== 1 || (qs[0] ?? '').trim() === '') return refuse('GW_ERR_RES_BAD_QUERY', 'exactly one non-empty q parameter is required');
-  const parsed = parseSoql(qs[0] as string);
-  if (!parsed.ok) return refuse('GW_ERR_RES_BAD_QUERY', parsed.why);
-  const fields = selectedFields(parsed.query);
-  // WHERE / ORDER BY fields: whether and in which order rows come back reveals their values.
-  const filters = filterFields(parsed.query);
+  const m = soql(qs[0] as string);
+  if ('why' in m) return refuse('GW_ERR_RES_BAD_QUERY', m.why);
   return {
     adapter: ADAPTER_NAME,
-    object: canonicalObject(objects, parsed.query.object),
+    object: canonicalObject(objects, m.object),
     action: 'list',
-    ...(fields === undefined ? {} : { fields }),
-    ...(filters.length === 0 ? {} : { filterFields: filters }),
+    ...(m.fields === undefined ? {} : { fields: [...m.fields] }),
+    ...(m.filters.length === 0 ? {} : { filterFields: [...m.filters] }),
     filtered: true,
   };
 }

@@ -25,11 +25,15 @@ export function createReportBuilder(): ReportBuilder {
   const removed = new Map<string, Set<string>>();
   const ids = new Map<string, Set<string>>();
   const delivered = new Map<string, Set<string>>();
-  const add = (into: Map<string, Set<string>>, type: string, names: readonly string[]): void => {
-    if (names.length === 0) return;
+  const setOf = (into: Map<string, Set<string>>, type: string): Set<string> => {
     let set = into.get(type);
     if (set === undefined) into.set(type, (set = new Set()));
-    for (const n of names) set.add(n);
+    return set;
+  };
+  const add = (into: Map<string, Set<string>>, type: string, names: readonly string[]): void => {
+    if (names.length === 0) return;
+    const set = setOf(into, type);
+    for (let i = 0; i < names.length; i++) set.add(names[i]!);
   };
   // Sorted keys and names so the log record is byte-identical for the same outcome.
   const freeze = (m: Map<string, Set<string>>): Record<string, readonly string[]> =>
@@ -44,7 +48,7 @@ export function createReportBuilder(): ReportBuilder {
       add(removed, objectType, r);
     },
     delivered(objectType, id, f) {
-      if (id !== undefined) add(ids, objectType, [id]);
+      if (id !== undefined) setOf(ids, objectType).add(id);
       add(delivered, objectType, f);
     },
     build: () => ({ rowsIn, rowsOut, masked: freeze(masked), removed: freeze(removed), ids: freeze(ids), delivered: freeze(delivered) }),

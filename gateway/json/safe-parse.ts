@@ -108,8 +108,10 @@ function parseWithoutEscapes(text: string, maxDepth: number): SafeParseResult | 
     return undefined;
   }
   const tally: Tally = { keys: 0, colons: 0, proto: false, unseenNumbers: false };
+  if (typeof value === 'number') return undefined; // a number alone at the top is after no colon
   // Too deep: the full path names the first problem in text order (as for every other refusal).
-  if (!walk(value, 1, maxDepth, tally, false)) return undefined;
+  if (typeof value === 'object' && value !== null && !walk(value, 1, maxDepth, tally)) return undefined;
+  if (typeof value === 'string' && value.includes(':')) tally.colons += colonsIn(value);
   if (tally.proto || tally.unseenNumbers) return undefined;
   let colons = 0;
   for (let i = text.indexOf(':'); i >= 0; i = text.indexOf(':', i + 1)) {
@@ -123,31 +125,37 @@ type Tally = { keys: number; colons: number; proto: boolean; unseenNumbers: bool
 
 /**
  * Count keys and colons inside strings, note numbers that are not member values; false when a
- * container sits deeper than `maxDepth`.
+ * container sits deeper than `maxDepth`. Hot (every value of every upstream body): scalars are
+ * handled inline, without a call, and most strings cost one `includes`.
  */
-function walk(v: unknown, depth: number, maxDepth: number, tally: Tally, member: boolean): boolean {
-  if (typeof v === 'string') {
-    tally.colons += colonsIn(v);
-    return true;
-  }
-  if (typeof v === 'number') {
-    if (!member) tally.unseenNumbers = true;
-    return true;
-  }
-  if (typeof v !== 'object' || v === null) return true;
+function walk(v: object, depth: number, maxDepth: number, tally: Tally): boolean {
   if (depth > maxDepth) return false;
   if (Array.isArray(v)) {
-    for (let i = 0; i < v.length; i++) if (!walk(v[i], depth + 1, maxDepth, tally, false)) return false;
+    for (let i = 0; i < v.length; i++) {
+      const x: unknown = v[i];
+      if (typeof x === 'object') {
+        if (x !== null && !walk(x, depth + 1, maxDepth, tally)) return false;
+      } else if (typeof x === 'string') {
+        if (x.includes(':')) tally.colons += colonsIn(x);
+      } else if (typeof x === 'number') {
+        tally.unseenNumbers = true;
+      }
+    }
     return true;
   }
   const o = v as Record<string, unknown>;
-  const keys = Object.keys(o);
-  tally.keys += keys.length;
-  for (let i = 0; i < keys.length; i++) {
-    const k = keys[i]!;
+  // for-in over a JSON.parse object is its own keys (an enumerable key added to Object.prototype
+  // would be counted too: the counts then disagree and the full path decides, never a pass).
+  for (const k in o) {
+    tally.keys++;
     if (k === '__proto__' || k === 'constructor') tally.proto = true;
-    tally.colons += colonsIn(k);
-    if (!walk(o[k], depth + 1, maxDepth, tally, true)) return false;
+    if (k.includes(':')) tally.colons += colonsIn(k);
+    const x = o[k];
+    if (typeof x === 'object') {
+      if (x !== null && !walk(x, depth + 1, maxDepth, tally)) return false;
+    } else if (typeof x === 'string' && x.includes(':')) {
+      tally.colons += colonsIn(x);
+    }
   }
   return true;
 }

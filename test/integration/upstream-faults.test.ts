@@ -27,6 +27,12 @@ const faulty: Server = createServer((req, res) => {
     res.write('{"totalSize":1,');
     return; // body never finishes: body timeout
   }
+  if (u.includes('cut')) {
+    // Part of the body, then the connection is reset: the body never completes.
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100000' });
+    res.write('{"totalSize":1,"done":true,"records":[', () => setTimeout(() => res.socket?.resetAndDestroy(), 20));
+    return;
+  }
   if (u.includes('gzip')) {
     res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(gzipSync(page));
     return;
@@ -97,6 +103,7 @@ t.test('upstream faults → 504 / 502 with reason codes', async (t) => {
   await expectProblem(t, await h.call(q('/faulty', 'hang'), auth), 504, 'upstream.timeout');
   await expectProblem(t, await h.call(q('/faulty', 'stall'), auth), 504, 'upstream.timeout');
   await expectProblem(t, await h.call(q('/faulty', 'big'), auth), 502, 'upstream.body_too_large');
+  await expectProblem(t, await h.call(q('/faulty', 'cut'), auth), 502, 'upstream.unreachable');
   await expectProblem(t, await h.call(q('/faulty', 'weird'), auth), 502, 'upstream.encoding_unsupported');
   await expectProblem(t, await h.call(q('/gone', 'x'), auth), 502, 'upstream.unreachable');
   const after = await h.call(q('/faulty', 'plain'), auth);

@@ -136,3 +136,19 @@ t.test('object names: case variants of known objects are resolved to the canonic
   t.throws(() => createSalesforceAdapter({ objects: ['Contact', 'Con tact'] }), { message: /^objects\[1\]: / });
   t.throws(() => createSalesforceAdapter({ objects: ['Contact', 'CONTACT'] }), { message: /^objects\[1\]: .*differ only in case/ });
 });
+
+t.test('a repeated SOQL text resolves from the cache: same answer, fresh arrays, refusals too', async (t) => {
+  const soql = 'SELECT Id, Name, (SELECT Email FROM Contacts) FROM account WHERE Region__c = \'EU\' ORDER BY Name';
+  const first = sf.resolve(request('GET', q(soql)), undefined);
+  const second = sf.resolve(request('GET', q(soql)), undefined);
+  t.strictSame(second, first);
+  t.strictSame(first, { adapter: 'salesforce', object: 'Account', action: 'list', fields: ['Id', 'Name', 'Contacts.Email'], filterFields: ['Region__c', 'Name'], filtered: true });
+  if (isRefusal(first) || isRefusal(second)) return;
+  // A caller that changes its resource must not change the next request's.
+  t.not(first.fields, second.fields);
+  (first.fields as string[]).push('SSN__c');
+  t.strictSame(sf.resolve(request('GET', q(soql)), undefined), second);
+  const bad = q('SELECT Id FROM');
+  t.strictSame(sf.resolve(request('GET', bad), undefined), sf.resolve(request('GET', bad), undefined));
+  t.ok(isRefusal(sf.resolve(request('GET', bad), undefined)));
+});

@@ -1,6 +1,6 @@
 import t from 'tap';
 import canonicalize from 'canonicalize';
-import { canonicalJson } from '../../../audit/canonical-json.ts';
+import { CanonicalText, canonicalJson } from '../../../audit/canonical-json.ts';
 import { seededRandom as rng } from '../../fixtures/seeded-random.ts';
 
 // RFC 8785 §3.2.3: members sorted by UTF-16 code units, whatever the script.
@@ -113,4 +113,21 @@ t.test('the same bytes as the canonicalize package on generated values', async (
     compared++;
   }
   t.equal(compared, 3000);
+});
+
+t.test('CanonicalText: a value serialized once is embedded verbatim, with the same bytes', async (t) => {
+  for (let seed = 1; seed <= 500; seed++) {
+    const value = gen(rng(seed), 0);
+    const text = canonicalJson(value);
+    if (text === undefined) continue;
+    const whole = canonicalJson({ z: 1, input: value, a: [value] });
+    const embedded = canonicalJson({ z: 1, input: new CanonicalText(text), a: [new CanonicalText(text)] });
+    if (embedded !== whole) {
+      t.fail(`seed ${seed}: ${embedded} !== ${whole}`);
+      return;
+    }
+  }
+  // Other serializers get the value back.
+  t.equal(JSON.stringify({ input: new CanonicalText('{"a":[1,"x"]}') }), '{"input":{"a":[1,"x"]}}');
+  t.ok(Object.isFrozen(new CanonicalText('1')));
 });
