@@ -34,6 +34,11 @@ export async function readBounded(stream: Readable, encoding: string | undefined
   // compose(), not pipe(): an error on the upstream stream (a reset mid-body) must reach this
   // reader instead of being an unhandled 'error' event.
   const source: Readable = dec ? (stream.compose(dec) as unknown as Readable) : stream;
+  // A stream that already failed emits nothing more: listeners would wait forever.
+  if (source.destroyed || source.errored) {
+    stream.destroy();
+    return readFailure(source.errored ?? { code: 'ERR_STREAM_DESTROYED' }, dec !== null);
+  }
   // Listeners, not `for await`: the async iterator costs a promise and a tick per chunk, on
   // every filtered response.
   return new Promise((resolvePromise) => {

@@ -136,6 +136,23 @@ t.test('an upstream stream that fails mid-body is refused, identity or encoded',
   t.strictSame(await within(readBounded(src, 'gzip', 1 << 20)), { refusal: true, code: 'GW_ERR_UPSTREAM_UNREACHABLE', detail: 'body read failed: ECONNRESET' }, 'gzip: error propagates, no hang');
 });
 
+t.test('a stream that closes without ending, or was destroyed before the read, is refused (no hang)', async (t) => {
+  const closing = new Readable({
+    read() {
+      this.push(BODY.subarray(0, 10));
+      this.destroy(); // closes, no 'end' and no 'error'
+    },
+  });
+  t.strictSame(await within(readBounded(closing, undefined, 1 << 20)), { refusal: true, code: 'GW_ERR_UPSTREAM_UNREACHABLE', detail: 'body read failed: ERR_STREAM_PREMATURE_CLOSE' });
+  const gone = new Readable({ read() {} });
+  gone.destroy();
+  t.strictSame(await within(readBounded(gone, undefined, 1 << 20)), { refusal: true, code: 'GW_ERR_UPSTREAM_UNREACHABLE', detail: 'body read failed: ERR_STREAM_DESTROYED' });
+  const failed = new Readable({ read() {} });
+  failed.on('error', () => {});
+  failed.destroy(Object.assign(new Error('reset'), { code: 'ECONNRESET' }));
+  t.strictSame(await within(readBounded(failed, undefined, 1 << 20)), { refusal: true, code: 'GW_ERR_UPSTREAM_UNREACHABLE', detail: 'body read failed: ECONNRESET' });
+});
+
 t.test('readJsonBody', async (t) => {
   const h = (ct: string | string[] | undefined, enc?: string) => ({ 'content-type': ct, 'content-encoding': enc });
   const L = { maxBytes: 1 << 20, maxDepth: 8 };
