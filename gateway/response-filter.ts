@@ -31,14 +31,15 @@ export async function readBounded(stream: Readable, encoding: string | undefined
     stream.destroy();
     return refuse('GW_ERR_UPSTREAM_ENCODING', `content-encoding ${String(encoding).slice(0, 32)}`);
   }
+  // A stream that already failed or ended emits nothing more: listeners would wait forever (and
+  // compose() throws on a destroyed stream).
+  if (stream.destroyed || stream.errored || stream.readableEnded) {
+    stream.destroy();
+    return readFailure(stream.errored ?? { code: stream.readableEnded ? 'ERR_STREAM_ALREADY_FINISHED' : 'ERR_STREAM_DESTROYED' }, false);
+  }
   // compose(), not pipe(): an error on the upstream stream (a reset mid-body) must reach this
   // reader instead of being an unhandled 'error' event.
   const source: Readable = dec ? (stream.compose(dec) as unknown as Readable) : stream;
-  // A stream that already failed emits nothing more: listeners would wait forever.
-  if (source.destroyed || source.errored) {
-    stream.destroy();
-    return readFailure(source.errored ?? { code: 'ERR_STREAM_DESTROYED' }, dec !== null);
-  }
   // Listeners, not `for await`: the async iterator costs a promise and a tick per chunk, on
   // every filtered response.
   return new Promise((resolvePromise) => {
@@ -79,6 +80,8 @@ export async function readBounded(stream: Readable, encoding: string | undefined
     source.once('end', onEnd);
     source.on('error', onError);
     source.once('close', onClose);
+    // A 'data' listener starts a stream unless someone paused it explicitly: start it anyway.
+    source.resume();
   });
 }
 

@@ -47,7 +47,7 @@ export function safeParseJson(buf: Buffer | string, limits: SafeParseLimits): Sa
     }
   }
 
-  if (limits.fastPath === true && text.indexOf('\\') < 0) {
+  if (limits.fastPath === true && text.indexOf('\\') < 0 && !inheritedEnumerable()) {
     const fast = parseWithoutEscapes(text, limits.maxDepth);
     if (fast !== undefined) return fast;
   }
@@ -144,8 +144,9 @@ function walk(v: object, depth: number, maxDepth: number, tally: Tally): boolean
     return true;
   }
   const o = v as Record<string, unknown>;
-  // for-in over a JSON.parse object is its own keys (an enumerable key added to Object.prototype
-  // would be counted too: the counts then disagree and the full path decides, never a pass).
+  // for-in over a JSON.parse object yields its own keys only because nothing above it in the
+  // prototype chain is enumerable; `safeParseJson` checks that before taking this path (an
+  // inherited key counted here could cancel out a dropped duplicate).
   for (const k in o) {
     tally.keys++;
     if (k === '__proto__' || k === 'constructor') tally.proto = true;
@@ -158,6 +159,17 @@ function walk(v: object, depth: number, maxDepth: number, tally: Tally): boolean
     }
   }
   return true;
+}
+
+const EMPTY = Object.freeze({});
+
+/**
+ * True when Object.prototype (or anything above a plain object) has an enumerable property, as a
+ * prototype-pollution bug or a careless library can add: `walk`'s for-in would then count it.
+ */
+function inheritedEnumerable(): boolean {
+  for (const _ in EMPTY) return true;
+  return false;
 }
 
 function colonsIn(s: string): number {

@@ -160,3 +160,16 @@ t.test('fast path: each check that sends a body to the full path', async (t) => 
   t.equal(exp.ok && JSON.stringify(exp.value), '{"n":1.5e400}', 'an exponent beyond a double is kept');
   t.match(safeParseJson('{"__proto__":{"x":1}}', L), { ok: false, why: /forbidden prototype property/ });
 });
+
+t.test('an enumerable property on Object.prototype cannot hide a duplicate key from the fast path', async (t) => {
+  const body = Buffer.from('{"Tenant__c":"evil","Tenant__c":"acme"}');
+  Object.defineProperty(Object.prototype, 'polluted', { value: 1, enumerable: true, configurable: true });
+  try {
+    const r = safeParseJson(body, { maxDepth: 8, fastPath: true });
+    t.equal(r.ok, false);
+    t.match(r.ok ? '' : r.why, /duplicate key/);
+  } finally {
+    delete (Object.prototype as Record<string, unknown>)['polluted'];
+  }
+  t.equal(safeParseJson(body, { maxDepth: 8, fastPath: true }).ok, false, 'and without it');
+});
