@@ -93,7 +93,8 @@ type Server = {
   readonly kind: string;
   readonly url: string;
   readonly pid: number;
-  cpu(): Promise<number>;
+  /** CPU ms so far: the process's total, and per thread kind where the OS tells (see CpuMessage). */
+  cpu(): Promise<{ total: number; threads?: Readonly<Record<string, number>> }>;
   close(): Promise<ClosedMessage>;
 };
 
@@ -133,7 +134,7 @@ async function startServer(kind: 'upstream' | 'proxy' | 'proxy-filter' | 'gatewa
       const reply = nextMessage<CpuMessage>(child, 'cpu');
       child.send({ type: 'cpu' });
       const m = await reply;
-      return m.userMs + m.systemMs;
+      return { total: m.userMs + m.systemMs, ...(m.threads ? { threads: m.threads } : {}) };
     },
     close() {
       closed ??= (async () => {
@@ -215,6 +216,8 @@ type ScenarioResult = {
   readonly counts: { readonly ok2xx: number; readonly non2xx: number; readonly errors: number; readonly timeouts: number; readonly mismatches: number; readonly resets: number; readonly statusCodes: Record<string, number> };
   /** CPU use over warm-up + measured run, in % of one core. */
   readonly cpuPercent: { readonly front?: number; readonly upstream: number; readonly loader: number };
+  /** The front server's CPU by thread kind (main = its event loop), in % of one core (Linux). */
+  readonly frontThreads?: Readonly<Record<string, number>>;
   readonly decisionLog?: { readonly fsync: boolean; readonly records: number; readonly failed: number; readonly bytes: number };
 };
 
@@ -231,11 +234,11 @@ async function scenario(a: {
   const wrong = a.check(s);
   if (wrong !== undefined) throw new Error(`${a.id} ${a.name}: sample request to ${a.url}: ${wrong}\n${s.body.slice(0, 500)}`);
   process.stderr.write(`  ${a.id.padEnd(3)} ${a.name}: ${WARMUP} s warm-up + ${DURATION} s, ${CONNECTIONS} connections …\n`);
-  const cpu0 = { front: await a.front?.cpu(), upstream: await a.upstream.cpu() };
+  const cpu0 = { front: await a.front?.cpu(), upstream: (await a.upstream.cpu()).total };
   const t0 = performance.now();
   const r = await runLoad(a.url, { ...(a.headers ? { headers: a.headers } : {}), expectBody: s.body });
   const wall = performance.now() - t0;
-  const cpu1 = { front: await a.front?.cpu(), upstream: await a.upstream.cpu() };
+  const cpu1 = { front: await a.front?.cpu(), upstream: (await a.upstream.cpu()).total };
   const pct = (ms: number) => Math.round((ms / wall) * 100);
 
   const problems: string[] = [];
@@ -250,7 +253,13 @@ async function scenario(a: {
     upstream: pct(cpu1.upstream - cpu0.upstream),
     loader: pct(r.cpu.userMs + r.cpu.systemMs),
   };
-  if (cpu0.front !== undefined && cpu1.front !== undefined) cpuPercent.front = pct(cpu1.front - cpu0.front);
+  let frontThreads: Record<string, number> | undefined;
+  if (cpu0.front !== undefined && cpu1.front !== undefined) {
+    cpuPercent.front = pct(cpu1.front.total - cpu0.front.total);
+    const t0 = cpu0.front.threads;
+    const t1 = cpu1.front.threads;
+    if (t0 && t1) frontThreads = Object.fromEntries(Object.keys(t1).map((k) => [k, pct((t1[k] ?? 0) - (t0[k] ?? 0))]));
+  }
   return {
     sample: s,
     result: {
@@ -266,6 +275,7 @@ async function scenario(a: {
       bodyBytes: Buffer.byteLength(s.body),
       counts: { ok2xx: r['2xx'], non2xx: r.non2xx, errors: r.errors, timeouts: r.timeouts, mismatches: r.mismatches, resets: r.resets, statusCodes },
       cpuPercent,
+      ...(frontThreads ? { frontThreads } : {}),
     },
   };
 }
@@ -521,6 +531,10 @@ async function main(): Promise<void> {
       ),
     );
     for (const p of r.problems) out.push(`     ! ${p}`);
+  }
+  for (const r of results.filter((x) => x.frontThreads)) {
+    const t = r.frontThreads!;
+    out.push(`${r.id.padEnd(2)} front server CPU by thread: event loop ${t['main']}%, V8 workers (GC, compiler) ${t['v8']}%, libuv pool ${t['libuv']}%, other ${t['other']}%`);
   }
   out.push('');
   out.push(`rows: the upstream answers ${EXPECTED_UPSTREAM_ROWS} records; the gateway returns ${results.find((r) => r.id === 'c')?.rows ?? '?'} (acme/EU rows only for ${PERSONA}).`);

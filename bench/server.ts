@@ -13,6 +13,7 @@
  * the IPC channel, answers `{type: 'cpu'}` with its CPU time so far, and on `{type: 'close'}` it closes, reports `{type: 'closed', cpu, …}` (its CPU
  * time since it became ready, and for the gateway the decision log's counters) and exits.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -25,8 +26,12 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 
 export type ServerKind = 'upstream' | 'proxy' | 'proxy-filter' | 'gateway';
 export type ReadyMessage = { readonly type: 'ready'; readonly url: string; readonly pid: number };
-/** Reply to `{type: 'cpu'}`: this process's CPU time so far. */
-export type CpuMessage = { readonly type: 'cpu'; readonly userMs: number; readonly systemMs: number };
+/**
+ * Reply to `{type: 'cpu'}`: this process's CPU time so far, and (Linux) per thread kind: `main`
+ * (the event loop), `v8` (V8's worker threads: GC, compiler), `libuv` (the pool: file I/O,
+ * crypto jobs), `other`. The split shows whether the event loop is what limits a scenario.
+ */
+export type CpuMessage = { readonly type: 'cpu'; readonly userMs: number; readonly systemMs: number; readonly threads?: Readonly<Record<string, number>> };
 export type ClosedMessage = {
   readonly type: 'closed';
   readonly cpu: { readonly userMs: number; readonly systemMs: number; readonly wallMs: number };
@@ -123,6 +128,34 @@ async function start(kind: string, arg: string | undefined): Promise<Running> {
   }
 }
 
+/** Linux's USER_HZ: /proc reports CPU time in these ticks (100 on every Linux architecture Node runs on). */
+const TICKS_PER_S = 100;
+
+/** CPU ms per thread kind from /proc/self/task, or undefined where there is no /proc. */
+function threadCpuMs(): Record<string, number> | undefined {
+  let tids: string[];
+  try {
+    tids = readdirSync('/proc/self/task');
+  } catch {
+    return undefined;
+  }
+  const out: Record<string, number> = { main: 0, v8: 0, libuv: 0, other: 0 };
+  for (const tid of tids) {
+    try {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      // Fields after the parenthesized name: state is field 3, utime 14, stime 15.
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const ms = ((Number(f[11]) + Number(f[12])) * 1000) / TICKS_PER_S;
+      const name = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
+      const kind = tid === String(process.pid) ? 'main' : name.startsWith('V8Worker') ? 'v8' : name.startsWith('libuv-worker') ? 'libuv' : 'other';
+      out[kind]! += ms;
+    } catch {
+      // the thread ended between the listing and the read
+    }
+  }
+  return out;
+}
+
 async function main(): Promise<void> {
   if (process.send === undefined) throw new Error('bench/server.ts is started by bench/run.ts (needs an IPC channel)');
   const [kind = '', arg] = process.argv.slice(2);
@@ -132,7 +165,8 @@ async function main(): Promise<void> {
   process.on('message', (m: { type?: string }) => {
     if (m.type === 'cpu') {
       const c = process.cpuUsage();
-      const msg: CpuMessage = { type: 'cpu', userMs: c.user / 1000, systemMs: c.system / 1000 };
+      const threads = threadCpuMs();
+      const msg: CpuMessage = { type: 'cpu', userMs: c.user / 1000, systemMs: c.system / 1000, ...(threads ? { threads } : {}) };
       process.send!(msg);
       return;
     }
