@@ -49,6 +49,18 @@ export function canonicalJson(value: unknown): string | undefined {
   return serialize(value, 0);
 }
 
+/**
+ * `canonicalJson`, or undefined where it would throw: for callers that serialize once to share
+ * the text and fall back to serializing the value themselves (which then reports the problem).
+ */
+export function tryCanonicalJson(value: unknown): string | undefined {
+  try {
+    return serialize(value, 0);
+  } catch {
+    return undefined;
+  }
+}
+
 function serialize(value: unknown, depth: number): string | undefined {
   switch (typeof value) {
     case 'string':

@@ -108,14 +108,17 @@ export type TruncatedInput = {
 /**
  * Replace an input whose canonical JSON (RFC 8785, UTF-8) is longer than `maxBytes` by a stub:
  * its size, the SHA-256 of the whole, and the request method and path. An input that cannot be
- * serialized is returned as is (the log write then fails closed).
+ * serialized is returned as is (the log write then fails closed). `canonical`, when given, is
+ * `canonicalJson(input)` already computed.
  */
-export function truncateInput(input: unknown, maxBytes: number): { input: unknown; truncated: boolean; canonical?: string } {
-  let text: string | undefined;
-  try {
-    text = canonicalJson(input);
-  } catch {
-    return { input, truncated: false };
+export function truncateInput(input: unknown, maxBytes: number, canonical?: string): { input: unknown; truncated: boolean; canonical?: string } {
+  let text: string | undefined = canonical;
+  if (text === undefined) {
+    try {
+      text = canonicalJson(input);
+    } catch {
+      return { input, truncated: false };
+    }
   }
   if (text === undefined) return { input, truncated: false };
   const bytes = Buffer.byteLength(text, 'utf8');
@@ -141,13 +144,19 @@ export type Minimized = {
  * The whole minimization of one record's input, in order: the static `decisionLog.erase`
  * pointers, the mask rule's result (raw, as the engine returned it; checked here), then the
  * size limit. Returns an Error when the mask result is malformed: nothing may be written then.
+ * `canonical`: `canonicalJson(input)` when the caller has it (used only if nothing was changed).
  */
-export function minimizeInput(input: unknown, o: { readonly erase: readonly string[]; readonly maskResult: unknown; readonly maxInputBytes: number }): Minimized | Error {
+export function minimizeInput(
+  input: unknown,
+  o: { readonly erase: readonly string[]; readonly maskResult: unknown; readonly maxInputBytes: number; readonly canonical?: string },
+): Minimized | Error {
   const rules = parseMaskRules(o.maskResult);
   if (typeof rules === 'string') return new Error(rules);
   const statically = eraseInput(input, o.erase);
   const masked = applyMask(statically.input, rules);
-  const t = truncateInput(masked.input, o.maxInputBytes);
+  // Erasing and masking work on a copy: the same object back means nothing changed, and the
+  // caller's canonical text of `input` (o.canonical) is still the text of what is written.
+  const t = truncateInput(masked.input, o.maxInputBytes, masked.input === input ? o.canonical : undefined);
   return {
     input: t.input,
     ...(t.canonical !== undefined ? { canonicalInput: t.canonical } : {}),

@@ -24,6 +24,8 @@ export type RequestState = {
   resource?: Resource;
   decision?: Decision;
   input?: unknown;
+  /** `input`'s canonical JSON, written once for the policy, the mask rule and the log line. */
+  inputJson?: string;
   forwardedAt?: number;
 };
 

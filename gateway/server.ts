@@ -46,7 +46,7 @@ import { createAdapter } from '../adapters/registry.ts';
 import type { DecisionLog } from '../audit/decision-log.ts';
 import type { DecisionRecord, Labels } from '../audit/event.ts';
 import { minimizeInput } from '../audit/mask.ts';
-import { CanonicalText } from '../audit/canonical-json.ts';
+import { CanonicalText, tryCanonicalJson } from '../audit/canonical-json.ts';
 
 export const PIPELINE = ['canonicalize', 'authenticate', 'posture', 'resolve', 'current-record', 'decide', 'log', 'forward', 'filter', 'outcome'] as const;
 
@@ -132,7 +132,15 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
       serializers: { req: (req: { method: string; url: string; id: string }) => ({ id: req.id, method: req.method, path: (req.url ?? '').split('?')[0] }) },
     },
     bodyLimit: cfg.limits.requestBodyBytes,
-    routerOptions: { caseSensitive: true, ignoreDuplicateSlashes: false, ignoreTrailingSlash: false },
+    routerOptions: {
+      caseSensitive: true,
+      ignoreDuplicateSlashes: false,
+      ignoreTrailingSlash: false,
+      // `request.query` stays empty: the canonical request (canonicalize.ts) is the one parse of
+      // the target that the policy, the log and the upstream see, and a second parser's reading
+      // is nothing anyone should act on (it also cost a parse per request).
+      querystringParser: () => ({}),
+    },
     return503OnClosing: true,
     requestIdHeader: false,
     genReqId: () => randomUUID(),
@@ -178,8 +186,18 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
     asked: Omit<DecisionRecord, 'kind' | 'v' | 'decision_id' | 'timestamp' | 'labels' | 'path' | 'bundles' | 'erased' | 'masked' | 'input_truncated' | 'provenance'>,
   ): Promise<true | 'GW_ERR_AUDIT_MASK_FAILED' | 'GW_ERR_AUDIT_WRITE_FAILED'> => {
     const st = request.gw;
-    const mask = d.engine.mask({ path: cfg.policy.entrypoint, input: asked.input });
-    let min = mask instanceof Error ? mask : minimizeInput(asked.input, { erase: cfg.decisionLog.erase, maskResult: mask.result, maxInputBytes: cfg.decisionLog.maxInputBytes });
+    // The decision's input was serialized once in `decide` (policy, mask rule and log line share it).
+    const json = asked.input === st.input ? st.inputJson : undefined;
+    const mask = d.engine.mask(cfg.policy.entrypoint, asked.input, json);
+    let min =
+      mask instanceof Error
+        ? mask
+        : minimizeInput(asked.input, {
+            erase: cfg.decisionLog.erase,
+            maskResult: mask.result,
+            maxInputBytes: cfg.decisionLog.maxInputBytes,
+            ...(json !== undefined ? { canonical: json } : {}),
+          });
     let rec = asked;
     if (min instanceof Error) {
       request.log.error({ decisionId: st.decisionId, detail: min.message }, 'decision log mask rule failed; refusing');
@@ -247,7 +265,8 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
   // ---- onRequest: canonicalize, authenticate, posture ----------------------------------------
 
   app.addHook('onRequest', async (request, reply) => {
-    const st: RequestState = { decisionId: randomUUID(), startedAt: performance.now() };
+    // The request id (genReqId) doubles as the decision id: pino's reqId and the log agree.
+    const st: RequestState = { decisionId: request.id, startedAt: performance.now() };
     request.gw = st;
     if ((request.routeOptions.config as { probe?: boolean } | undefined)?.probe === true) return undefined;
     reply.header(DECISION_ID_HEADER, st.decisionId);
@@ -367,7 +386,8 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
       gatewayRegion: cfg.gateway.region,
     });
     st.input = input;
-    const decision = d.engine.evaluate(input);
+    st.inputJson = tryCanonicalJson(input);
+    const decision = d.engine.evaluate(input, st.inputJson);
     if (isRefusal(decision)) {
       request.log.error({ decisionId: st.decisionId, detail: decision.detail }, 'policy error; denying');
       return refuseAndLog(request, reply, decision, 'policy');

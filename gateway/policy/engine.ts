@@ -22,18 +22,33 @@ export type PolicyEngine = {
   readonly revision: string;
   readonly bundleSha256: string;
   readonly entrypoint: string;
-  /** Evaluate one input. Never throws. */
-  evaluate(input: unknown): Decision | Refusal;
+  /**
+   * Evaluate one input. Never throws. `json`, when given, is the JSON text of that same input
+   * (the canonical text the decision log writes anyway): the SDK then copies its bytes instead of
+   * running JSON.stringify again. Only text serialized from `input` belongs there: Wasm reads
+   * text that is not JSON as no input at all (which the policy pack denies), not as an error.
+   */
+  evaluate(input: unknown, json?: string): Decision | Refusal;
   /** True when the bundle has the decision-log mask entrypoint (`system/log/mask`). */
   readonly hasMask: boolean;
   /**
    * Evaluate `system.log.mask` on a decision-log event (`{path, input}`): the rule's raw result
    * (undefined when the rule is undefined), or an Error when it failed to evaluate. Never throws.
-   * Without the entrypoint: `{ result: undefined }`.
+   * Without the entrypoint: `{ result: undefined }`. `json` as for `evaluate`, of `input`.
    */
-  mask(event: unknown): { result: unknown } | Error;
+  mask(path: string, input: unknown, json?: string): { result: unknown } | Error;
   status(): { revision: string; evaluations: number; errors: number; reloads: number };
 };
+
+const encoder = new TextEncoder();
+
+/**
+ * The SDK takes an ArrayBuffer as ready JSON and copies it whole into Wasm memory, so it must be
+ * exactly the text's bytes: TextEncoder gives a buffer of its own, never a pooled slice.
+ */
+function utf8Bytes(text: string): ArrayBuffer {
+  return encoder.encode(text).buffer as ArrayBuffer;
+}
 
 async function instantiate(bundle: Bundle, o: EngineOptions): Promise<LoadedPolicy> {
   // An explicit memory descriptor: the SDK default (5 pages) fails on larger inputs (opa-wasm #89).
@@ -74,7 +89,7 @@ export async function createPolicyEngine(o: EngineOptions): Promise<PolicyEngine
     revision: bundle.revision,
     bundleSha256: bundle.sha256,
     entrypoint: o.entrypoint,
-    evaluate(input: unknown): Decision | Refusal {
+    evaluate(input: unknown, json?: string): Decision | Refusal {
       evaluations++;
       if (!policy) {
         errors++;
@@ -83,7 +98,7 @@ export async function createPolicyEngine(o: EngineOptions): Promise<PolicyEngine
       }
       let resultSet: unknown;
       try {
-        resultSet = policy.evaluate(input, o.entrypoint);
+        resultSet = policy.evaluate(json === undefined ? input : utf8Bytes(json), o.entrypoint);
       } catch (err) {
         errors++;
         replaceInstance();
@@ -98,13 +113,15 @@ export async function createPolicyEngine(o: EngineOptions): Promise<PolicyEngine
       return checked;
     },
     hasMask,
-    mask(event: unknown): { result: unknown } | Error {
+    mask(path: string, input: unknown, json?: string): { result: unknown } | Error {
       if (!hasMask) return { result: undefined };
       if (!policy) {
         replaceInstance();
         return new Error('policy instance is being rebuilt after an evaluation error');
       }
       try {
+        // Members in canonical order, as canonicalJson would write the event.
+        const event = json === undefined ? { path, input } : utf8Bytes(`{"input":${json},"path":${JSON.stringify(path)}}`);
         const resultSet = policy.evaluate(event, MASK_ENTRYPOINT);
         const first = Array.isArray(resultSet) ? (resultSet[0] as { result?: unknown } | undefined) : undefined;
         return { result: first?.result };

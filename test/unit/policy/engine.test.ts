@@ -9,6 +9,7 @@ import { create as tarCreate } from 'tar';
 import { createPolicyEngine, type EngineOptions } from '../../../gateway/policy/engine.ts';
 import { BundleError, readBundle } from '../../../gateway/policy/bundle.ts';
 import { isRefusal } from '../../../gateway/errors.ts';
+import { canonicalJson } from '../../../audit/canonical-json.ts';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const BUNDLE = join(ROOT, 'dist', 'bundle.tar.gz');
@@ -214,8 +215,36 @@ t.test('BundleError is an Error with its own name', async (t) => {
 t.test('the decision-log mask entrypoint: evaluated on {path, input}, raw result', async (t) => {
   const e = await createPolicyEngine(opts());
   t.equal(e.hasMask, true);
-  const event = { path: 'crm/authz/decision', input: { resource: { object: 'Contact', action: 'create', body: { Email: 'a@b', Name: 'Ann' } } } };
-  t.strictSame(e.mask(event), { result: ['/input/resource/body/Email'] });
-  t.strictSame(e.mask({ path: 'crm/authz/decision', input: {} }), { result: [] });
+  const input = { resource: { object: 'Contact', action: 'create', body: { Email: 'a@b', Name: 'Ann' } } };
+  t.strictSame(e.mask('crm/authz/decision', input), { result: ['/input/resource/body/Email'] });
+  t.strictSame(e.mask('crm/authz/decision', {}), { result: [] });
+  t.strictSame(e.mask('crm/authz/decision', input, canonicalJson(input)), { result: ['/input/resource/body/Email'] }, 'the same from its JSON text');
+  t.strictSame(e.mask('crm/authz/decision', {}, '{}'), { result: [] });
   t.equal(e.status().evaluations, 0, 'mask evaluations are not policy evaluations');
+});
+
+t.test('an input given with its JSON text is decided exactly as the value', async (t) => {
+  const e = await createPolicyEngine(opts());
+  const cases = [
+    input({ object: 'Contact', action: 'list' }),
+    input({ object: 'Account', action: 'create' }),
+    input({ object: 'Contact', action: 'list' }, { ...euRep, clearance: 'restricted' }),
+    input({ object: 'Quote', action: 'create', body: { Discount: 35, Name: 'é ✓ \u2028' } }),
+    {},
+  ];
+  for (const [i, x] of cases.entries()) {
+    const text = canonicalJson(x)!;
+    t.strictSame(e.evaluate(x, text), e.evaluate(x), `case ${i}`);
+  }
+  // The text is what is evaluated: a different text gives that text's answer (so the test above
+  // compares two real evaluations, not one answer twice).
+  const list = input({ object: 'Contact', action: 'list' });
+  const create = input({ object: 'Account', action: 'create' });
+  t.strictSame(e.evaluate(list, canonicalJson(create)), e.evaluate(create));
+  t.notSame(e.evaluate(create), e.evaluate(list));
+  // Wasm reads text that is not JSON as no input at all (documented on evaluate): a denial.
+  const bad = e.evaluate(list, '{"subject":');
+  t.ok(!isRefusal(bad) && !bad.allow, 'text that is not JSON: denied, as an empty input');
+  t.strictSame(bad, e.evaluate({}));
+  t.strictSame(e.evaluate(list), EU_REP_CONTACT_LIST, 'and the next evaluation answers again');
 });
