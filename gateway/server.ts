@@ -479,12 +479,12 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
 
   app.setNotFoundHandler(async (request, reply) => {
     // canonicalize already refused unrouted paths; this catches methods the proxy does not route.
-    request.gw ??= { decisionId: randomUUID(), startedAt: performance.now() };
+    request.gw ??= { decisionId: request.id, startedAt: performance.now() };
     return refuseAndLog(request, reply, refuse('GW_ERR_RES_METHOD_NOT_ALLOWED', `method ${request.method.slice(0, 16)}`), 'gateway');
   });
 
   app.setErrorHandler(async (err: { code?: string; statusCode?: number; message: string }, request, reply) => {
-    request.gw ??= { decisionId: randomUUID(), startedAt: performance.now() };
+    request.gw ??= { decisionId: request.id, startedAt: performance.now() };
     const code: ErrorCode =
       err.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
         ? 'GW_ERR_REQ_BODY_TOO_LARGE'
