@@ -142,6 +142,7 @@ export async function buildGateway(d: GatewayDeps): Promise<FastifyInstance> {
       querystringParser: () => ({}),
     },
     return503OnClosing: true,
+    // Never a client's id: the request id is the decision id (onRequest), which must stay ours.
     requestIdHeader: false,
     genReqId: () => randomUUID(),
   });

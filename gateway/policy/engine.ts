@@ -34,7 +34,9 @@ export type PolicyEngine = {
   /**
    * Evaluate `system.log.mask` on a decision-log event (`{path, input}`): the rule's raw result
    * (undefined when the rule is undefined), or an Error when it failed to evaluate. Never throws.
-   * Without the entrypoint: `{ result: undefined }`. `json` as for `evaluate`, of `input`.
+   * Without the entrypoint: `{ result: undefined }`. `json` as for `evaluate`, of `input`, and
+   * only ever `canonicalJson` output: text Wasm cannot read becomes an empty input, for which the
+   * rule masks nothing, so a malformed text here would be logged unmasked.
    */
   mask(path: string, input: unknown, json?: string): { result: unknown } | Error;
   status(): { revision: string; evaluations: number; errors: number; reloads: number };

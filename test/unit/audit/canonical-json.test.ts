@@ -1,6 +1,6 @@
 import t from 'tap';
 import canonicalize from 'canonicalize';
-import { CanonicalText, canonicalJson } from '../../../audit/canonical-json.ts';
+import { CanonicalText, canonicalJson, tryCanonicalJson } from '../../../audit/canonical-json.ts';
 import { seededRandom as rng } from '../../fixtures/seeded-random.ts';
 
 // RFC 8785 §3.2.3: members sorted by UTF-16 code units, whatever the script.
@@ -130,4 +130,27 @@ t.test('CanonicalText: a value serialized once is embedded verbatim, with the sa
   // Other serializers get the value back.
   t.equal(JSON.stringify({ input: new CanonicalText('{"a":[1,"x"]}') }), '{"input":{"a":[1,"x"]}}');
   t.ok(Object.isFrozen(new CanonicalText('1')));
+});
+
+t.test('tryCanonicalJson: the same text, or undefined where canonicalJson throws', async (t) => {
+  const ok = { b: [1, 'x', null], a: { d: true, c: 1.5 } };
+  t.equal(tryCanonicalJson(ok), canonicalJson(ok));
+  t.equal(tryCanonicalJson(undefined), undefined);
+  const deep: unknown[] = [];
+  let cur = deep;
+  for (let i = 0; i < 1200; i++) {
+    const next: unknown[] = [];
+    cur.push(next);
+    cur = next;
+  }
+  for (const [what, v] of [
+    ['lone surrogate', { s: '\ud800' }],
+    ['NaN', { n: Number.NaN }],
+    ['BigInt', { n: 1n }],
+    ['raw JSON number', { n: (JSON as unknown as { rawJSON(s: string): object }).rawJSON('12345678901234567890') }],
+    ['too deep', deep],
+  ] as const) {
+    t.throws(() => canonicalJson(v), `${what}: canonicalJson throws`);
+    t.equal(tryCanonicalJson(v), undefined, `${what}: undefined instead`);
+  }
 });

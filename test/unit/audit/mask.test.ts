@@ -112,3 +112,30 @@ t.test('minimizeInput: static erase, then mask, then size; malformed mask → Er
   const tr = minimizeInput(input(), { erase: [], maskResult: [], maxInputBytes: 1024 });
   t.equal(tr instanceof Error ? undefined : tr.truncated, false);
 });
+
+t.test("minimizeInput: the caller's canonical text is used only when nothing was erased or masked", async (t) => {
+  const x = input();
+  // A marker text, not x's real serialization: where it comes back, it was reused as given.
+  const marker = '{"marker":true}';
+  const kept = minimizeInput(x, { erase: [], maskResult: [], maxInputBytes: 65536, canonical: marker });
+  if (kept instanceof Error) throw kept;
+  t.equal(kept.canonicalInput, marker, 'nothing changed: the given text is the line');
+  t.equal(kept.input, x);
+  const noHit = minimizeInput(x, { erase: ['/nowhere'], maskResult: ['/input/absent'], maxInputBytes: 65536, canonical: marker });
+  if (noHit instanceof Error) throw noHit;
+  t.equal(noHit.canonicalInput, canonicalize(x), 'rules that matched nothing still worked on a copy: serialized again');
+  for (const [what, o] of [
+    ['erase', { erase: ['/subject/roles'], maskResult: [] }],
+    ['mask remove', { erase: [], maskResult: ['/input/resource/body/Email'] }],
+    ['mask upsert', { erase: [], maskResult: [{ op: 'upsert', path: '/input/subject/id', value: '***' }] }],
+  ] as const) {
+    const r = minimizeInput(x, { ...o, maxInputBytes: 65536, canonical: marker });
+    if (r instanceof Error) throw r;
+    t.not(r.canonicalInput, marker, `${what}: the given text is not reused`);
+    t.equal(r.canonicalInput, canonicalize(r.input), `${what}: the text is the minimized input's`);
+  }
+  const over = minimizeInput(x, { erase: [], maskResult: [], maxInputBytes: 10, canonical: marker });
+  if (over instanceof Error) throw over;
+  t.equal(over.truncated, true, 'the size limit measures the given text');
+  t.equal((over.input as { bytes: number }).bytes, Buffer.byteLength(marker));
+});

@@ -220,6 +220,8 @@ t.test('the decision-log mask entrypoint: evaluated on {path, input}, raw result
   t.strictSame(e.mask('crm/authz/decision', {}), { result: [] });
   t.strictSame(e.mask('crm/authz/decision', input, canonicalJson(input)), { result: ['/input/resource/body/Email'] }, 'the same from its JSON text');
   t.strictSame(e.mask('crm/authz/decision', {}, '{}'), { result: [] });
+  // The text is what is evaluated, not the value beside it.
+  t.strictSame(e.mask('crm/authz/decision', {}, canonicalJson(input)), { result: ['/input/resource/body/Email'] }, 'the text decides');
   t.equal(e.status().evaluations, 0, 'mask evaluations are not policy evaluations');
 });
 
