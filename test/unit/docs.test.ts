@@ -1,7 +1,7 @@
 /**
  * The operator docs are checked against the code they describe:
- *  - docs/reason-codes.md has one table row per ERRORS entry (code, reason and status in the
- *    same row) and names no code that does not exist;
+ *  - docs/reason-codes.md and the README's reason-code table have one row per ERRORS entry
+ *    (code, reason and status in the same row) and name no code that does not exist;
  *  - docs/reason-codes.md lists every policy reason code of docs/policies.md;
  *  - docs/configuration.md has one table row per key of the config schema (walked recursively,
  *    array items included, as `a.b[].c`) and documents no key the schema does not have.
@@ -27,8 +27,15 @@ function rows(md: string): string[][] {
     );
 }
 
-t.test('docs/reason-codes.md documents every gateway error, in one row each', async (t) => {
-  const md = doc('reason-codes.md');
+const readme = (): string => readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+const readmeReasons = (): string => readme().split(/^## Reason codes\s*$/m)[1]?.split(/^## /m)[0] ?? '';
+
+for (const [name, text] of [
+  ['docs/reason-codes.md', () => doc('reason-codes.md')],
+  ["README.md's reason-code table", readmeReasons],
+] as const) t.test(`${name} documents every gateway error, in one row each`, async (t) => {
+  const md = text();
+  t.ok(md.length > 0, 'the section is there');
   const table = rows(md);
   for (const [code, e] of Object.entries(ERRORS)) {
     const matching = table.filter((r) => r.some((c) => c.includes(`\`${code}\``)));
