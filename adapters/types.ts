@@ -4,6 +4,7 @@
  * They are created from their config options and registered in adapters/registry.ts.
  */
 import type { CanonicalRequest, FilterReport, Obligations, Refusal, Resource } from '../gateway/types.ts';
+import type { ErrorBody } from './shared/error-body.ts';
 
 export type FilterResult = { readonly body: unknown; readonly report: FilterReport };
 
@@ -23,6 +24,12 @@ export interface Adapter {
    * (GW_ERR_UPSTREAM_SHAPE), never passed through.
    */
   filter(body: unknown, resource: Resource, obligations: Obligations): FilterResult | Refusal;
+  /**
+   * What of a parsed non-2xx body the client may see: only what the API documents as error
+   * information (adapters/shared/error-body.ts). Error bodies are not filtered against the
+   * decision, and an API can quote records in them, so everything else is dropped.
+   */
+  errorBody(body: unknown): ErrorBody;
   /**
    * The query string (without `?`) that reads only `fields` of the record a write names, for the
    * gateway's read of the stored record before an update/delete; '' when the API has no such

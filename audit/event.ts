@@ -66,6 +66,12 @@ export type OutcomeRecord = {
     /** Object type → sorted names of the fields delivered with their stored value. */
     readonly fields_delivered: FilterReport['delivered'];
   };
+  /** Present for a non-2xx JSON answer: what was dropped from the error body (adapter errorBody). */
+  readonly error_body?: {
+    /** JSON Pointers into the upstream body, at most 50 (adapters/shared/error-body.ts). */
+    readonly dropped: readonly string[];
+    readonly dropped_total: number;
+  };
 };
 
 /**

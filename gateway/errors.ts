@@ -72,7 +72,7 @@ export const ERRORS = {
   GW_ERR_UPSTREAM_TIMEOUT: { reason: 'upstream.timeout', status: 504, title: 'Upstream did not answer in time' },
   GW_ERR_UPSTREAM_UNREACHABLE: { reason: 'upstream.unreachable', status: 502, title: 'Upstream cannot be reached' },
   GW_ERR_UPSTREAM_TOKEN_EXCHANGE_FAILED: { reason: 'upstream.token_exchange_failed', status: 502, title: 'The token for the upstream could not be obtained (RFC 8693 token exchange failed)' },
-  GW_ERR_UPSTREAM_NOT_JSON: { reason: 'upstream.not_json', status: 502, title: 'Upstream answered a filtered route with a non-JSON body' },
+  GW_ERR_UPSTREAM_NOT_JSON: { reason: 'upstream.not_json', status: 502, title: 'Upstream answered a filtered route, or with an error, in a non-JSON body' },
   GW_ERR_UPSTREAM_BODY_TOO_LARGE: { reason: 'upstream.body_too_large', status: 502, title: 'Upstream body exceeds the filter limit' },
   GW_ERR_UPSTREAM_BODY_UNPARSEABLE: { reason: 'upstream.body_unparseable', status: 502, title: 'Upstream body cannot be parsed safely' },
   GW_ERR_UPSTREAM_ENCODING: { reason: 'upstream.encoding_unsupported', status: 502, title: 'Upstream body uses an unsupported content encoding' },

@@ -20,15 +20,23 @@ export type ResponseJob = {
 
 export type OutcomeFilter = NonNullable<OutcomeRecord['filter']>;
 
-/** `body`: UTF-8 JSON for the client. `filter`: what the filter did (2xx only), for the outcome record. */
-export type ResponseBody = { readonly body: Uint8Array; readonly filter?: OutcomeFilter };
+export type OutcomeErrorBody = NonNullable<OutcomeRecord['error_body']>;
+
+/**
+ * `body`: UTF-8 JSON for the client. For the outcome record: `filter`, what the filter did (2xx),
+ * or `errorBody`, what was dropped from an error answer (non-2xx).
+ */
+export type ResponseBody = { readonly body: Uint8Array; readonly filter?: OutcomeFilter; readonly errorBody?: OutcomeErrorBody };
 
 export function filterResponseBody(adapter: Adapter, bytes: Buffer, job: ResponseJob): ResponseBody | Refusal {
   const read = parseUpstreamJson(bytes, job.maxDepth);
   if (isRefusal(read)) return read;
-  // Non-2xx bodies are upstream errors (parsed safely above, so well-formed JSON): they carry no
-  // records, and clients need them (e.g. Salesforce MALFORMED_QUERY).
-  if (job.status < 200 || job.status >= 300) return { body: Buffer.from(JSON.stringify(read.value), 'utf8') };
+  // Non-2xx bodies are upstream errors: clients need them (e.g. Salesforce MALFORMED_QUERY), but
+  // they are not records the decision filtered, so only the adapter's error members pass.
+  if (job.status < 200 || job.status >= 300) {
+    const e = adapter.errorBody(read.value);
+    return { body: Buffer.from(JSON.stringify(e.body), 'utf8'), errorBody: { dropped: [...e.dropped], dropped_total: e.droppedTotal } };
+  }
   const filtered = adapter.filter(read.value, job.resource, job.obligations);
   if (isRefusal(filtered)) return filtered;
   const r = filtered.report;

@@ -2,10 +2,12 @@
  * The upstream half of a forwarded request: its answer is read, filtered and logged before the
  * client sees any of it.
  *
- *   unfiltered route (writes)   outcome record → the upstream body streamed through
- *   404 for a named record       answered like a hidden record (the client cannot tell them apart)
- *   filtered route               read (JSON only, bounded, decoded) → parse + filter + serialize
- *                                (response-body.ts) → outcome record → the filtered bytes
+ *   unfiltered route (writes), 2xx   outcome record → the upstream body streamed through
+ *   filtered route, 404 for a record answered like a hidden record (the client cannot tell them apart)
+ *   filtered route, 2xx              read (JSON only, bounded, decoded) → parse + filter + serialize
+ *                                    (response-body.ts) → outcome record → the filtered bytes
+ *   any route, other statuses        read the same way → the adapter's error members only
+ *                                    (errorBody) → outcome record → those bytes
  *
  * Every failure on the way (unreadable body, a shape the adapter refuses, a log write that fails)
  * is answered with problem+json and recorded as the outcome: the upstream's bytes are never
@@ -66,15 +68,17 @@ export function createUpstreamResponse(o: UpstreamResponseOptions): {
     const st = request.gw;
     const resource = st.resource!;
     try {
-      if (!resource.filtered) {
-        // Writes and other unfiltered routes: the body carries no records to filter.
+      const ok = res.statusCode >= 200 && res.statusCode < 300;
+      if (!resource.filtered && ok) {
+        // Writes and other unfiltered routes: a success body carries no records to filter. Their
+        // errors take the path below (an error can quote records: adapter errorBody).
         if (!(await writeOutcome(request, res.statusCode, res.statusCode, {}))) {
           res.stream.destroy();
           return failResponse(request, reply, res.statusCode, refuse('GW_ERR_AUDIT_WRITE_FAILED'));
         }
         return reply.send(res.stream);
       }
-      if (res.statusCode === 404 && resource.id !== undefined) {
+      if (resource.filtered && res.statusCode === 404 && resource.id !== undefined) {
         // Missing and hidden records must look the same to the client.
         res.stream.resume();
         return failResponse(request, reply, res.statusCode, refuse('GW_ERR_RES_RECORD_HIDDEN'));
@@ -84,7 +88,8 @@ export function createUpstreamResponse(o: UpstreamResponseOptions): {
       const job = { resource, obligations: st.decision!.obligations, status: res.statusCode, maxDepth: o.limits.jsonDepth };
       const out = filterResponseBody(st.upstream!.adapter, bytes, job);
       if (isRefusal(out)) return failResponse(request, reply, res.statusCode, out);
-      if (!(await writeOutcome(request, res.statusCode, res.statusCode, out.filter ? { filter: out.filter } : {}))) {
+      const report = out.filter ? { filter: out.filter } : out.errorBody ? { error_body: out.errorBody } : {};
+      if (!(await writeOutcome(request, res.statusCode, res.statusCode, report))) {
         return failResponse(request, reply, res.statusCode, refuse('GW_ERR_AUDIT_WRITE_FAILED'));
       }
       resetUpstreamHeaders(reply);

@@ -17,6 +17,7 @@ import { compileRowCondition } from '../../gateway/filter/rows.ts';
 import type { Action, CanonicalRequest, Obligations, Refusal, Resource } from '../../gateway/types.ts';
 import { bodyFieldsFor, pickBodyFields } from '../shared/body-fields.ts';
 import type { Adapter, AdapterFactory, FilterResult } from '../types.ts';
+import { isScalar, reduceErrorBody } from '../shared/error-body.ts';
 import { routeFor, validateOptions, type GenericJsonOptions, type Method, type Route } from './options.ts';
 import { getAt, replaceAt } from './pointer.ts';
 
@@ -32,6 +33,9 @@ export const createGenericJsonAdapter: AdapterFactory = (raw) => {
     name: ADAPTER_NAME,
     resolve: (req, body) => resolve(options, req, body),
     filter: (body, resource, obligations) => filter(options, body, resource, obligations),
+    // An in-house API documents no error shape here: its errors keep their scalar members (a
+    // message, a code, a status; RFC 9457's type/title/detail) and lose anything nested.
+    errorBody: (body) => reduceErrorBody(body, (_key, value) => isScalar(value)),
     currentRecordQuery: () => '',
   };
   return Object.freeze(adapter);

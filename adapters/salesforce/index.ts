@@ -11,6 +11,7 @@
  *   demo objects (DEFAULT_OBJECTS).
  */
 import type { Adapter, AdapterFactory } from '../types.ts';
+import { isStringArray, reduceErrorBody, type KeepMember } from '../shared/error-body.ts';
 import { validateBodyFields, type BodyFieldsOption } from '../shared/body-fields.ts';
 import { filterSalesforce } from './filter.ts';
 import { ADAPTER_NAME, cachedSoqlReader, resolveSalesforce, type ObjectNames } from './resolve.ts';
@@ -43,6 +44,16 @@ function validateObjects(value: unknown, key: string): ObjectNames {
 }
 
 /**
+ * Members of a Salesforce error that pass: the REST API's error object is
+ * `{errorCode, message, fields?}` (in an array), and the OAuth endpoints' is `{error,
+ * error_description}`. Anything else, such as DUPLICATES_DETECTED's `duplicateResult` with the
+ * matching records, is dropped.
+ */
+const keepErrorMember: KeepMember = (key, value) =>
+  ((key === 'errorCode' || key === 'message' || key === 'error' || key === 'error_description') && typeof value === 'string') ||
+  (key === 'fields' && isStringArray(value));
+
+/**
  * Create the Salesforce adapter. Throws an Error whose message starts with the offending
  * option key when the options are invalid.
  */
@@ -55,6 +66,7 @@ export const createSalesforceAdapter: AdapterFactory = (options) => {
     name: ADAPTER_NAME,
     resolve: (req, body) => resolveSalesforce(req, body, bodyFields, objects, soql),
     filter: (body, resource, obligations) => filterSalesforce(body, resource, obligations),
+    errorBody: (body) => reduceErrorBody(body, keepErrorMember),
     // GET …/sobjects/{Object}/{id}?fields=a,b returns just those fields (field names need no escaping).
     currentRecordQuery: (fields) => `fields=${fields.join(',')}`,
   };

@@ -18,9 +18,39 @@ const record = (i: number, tenant: string) => ({
 });
 const page = JSON.stringify({ totalSize: 4, done: true, records: [record(1, 'acme'), record(2, 'globex'), record(3, 'acme'), record(4, 'globex')] });
 
+// Salesforce's answer to a create that duplicate rules block: the matching records, of any tenant.
+const duplicates = JSON.stringify([
+  {
+    duplicateResult: {
+      allowSave: false,
+      duplicateRule: 'Standard_Quote_Duplicate_Rule',
+      matchResults: [{ entityType: 'Quote', matchRecords: [{ record: { attributes: { type: 'Quote' }, Id: '0Q0000000000099AAA', Name: 'Globex secret quote', Tenant__c: 'globex', Discount: 60 } }] }],
+    },
+    errorCode: 'DUPLICATES_DETECTED',
+    message: 'Use one of these records?',
+    fields: [],
+  },
+]);
+
 const sockets = new Set<import('node:net').Socket>();
 const faulty: Server = createServer((req, res) => {
   const u = req.url ?? '';
+  if (req.method === 'POST') {
+    // Writes: the Quote's Name picks the answer.
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const name = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { Name?: string }).Name;
+      if (name === 'dupe') res.writeHead(400, { 'content-type': 'application/json' }).end(duplicates);
+      else if (name === 'html') res.writeHead(500, { 'content-type': 'text/html' }).end('<html>Tenant globex: stack trace</html>');
+      else res.writeHead(201, { 'content-type': 'application/json' }).end('{"id":"0Q0000000000001AAA","success":true,"errors":[]}');
+    });
+    return;
+  }
+  if (u.includes('qerr')) {
+    res.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify([{ errorCode: 'MALFORMED_QUERY', message: 'unexpected token', fields: ['Name'], sample: record(2, 'globex') }, 'globex']));
+    return;
+  }
   if (u.includes('hang')) return; // never answers: headers timeout
   if (u.includes('stall')) {
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -108,6 +138,38 @@ t.test('upstream faults → 504 / 502 with reason codes', async (t) => {
   await expectProblem(t, await h.call(q('/gone', 'x'), auth), 502, 'upstream.unreachable');
   const after = await h.call(q('/faulty', 'plain'), auth);
   t.equal(after.status, 200, 'the gateway still serves after the faults');
+});
+
+t.test("an upstream's error answers: only the adapter's error members reach the client", async (t) => {
+  const bot = await h.idp.token('quote-bot');
+  const quote = (name: string) => ({ Name: name, OpportunityId: '006000000000001AAA', Status: 'Draft', Discount: 15, TotalPrice: 100, Tenant__c: 'acme', Region__c: 'EU' });
+  const post = (name: string) => h.call('/faulty/services/data/v60.0/sobjects/Quote', { method: 'POST', token: bot, body: quote(name) });
+  const outcomeOf = async (id: string | null) => (await h.records()).find((r) => r.decision_id === id && r.kind === 'outcome') as Record<string, unknown> | undefined;
+
+  const created = await post('fine');
+  t.equal(created.status, 201, 'a write that succeeds is answered as the upstream answered');
+  t.same(await created.json(), { id: '0Q0000000000001AAA', success: true, errors: [] });
+
+  const dupe = await post('dupe');
+  t.equal(dupe.status, 400, "the upstream's status is kept");
+  const text = await dupe.text();
+  t.same(JSON.parse(text), [{ errorCode: 'DUPLICATES_DETECTED', message: 'Use one of these records?', fields: [] }], 'code, message and fields only');
+  t.notMatch(text, /globex|Globex|0Q0000000000099AAA/, "the other tenant's record is not in the answer");
+  const o = await outcomeOf(dupe.headers.get('x-decision-id'));
+  t.same(o?.error_body, { dropped: ['/0/duplicateResult'], dropped_total: 1 }, 'the outcome record names what was dropped');
+  t.equal(o?.status, 400);
+
+  const html = await post('html');
+  t.equal(html.status, 502);
+  const p = (await html.json()) as { reason: string; decision_id: string };
+  t.equal(p.reason, 'upstream.not_json', 'an error body the gateway cannot read is not passed through');
+  t.equal((await outcomeOf(p.decision_id))?.reason, 'upstream.not_json');
+
+  const { accessToken, posture } = await h.tokens('eu-rep');
+  const qerr = await h.call(q('/faulty', 'qerr'), { token: accessToken, posture });
+  t.equal(qerr.status, 400);
+  t.same(await qerr.json(), [{ errorCode: 'MALFORMED_QUERY', message: 'unexpected token', fields: ['Name'] }], 'a filtered route: the same rule');
+  t.same((await outcomeOf(qerr.headers.get('x-decision-id')))?.error_body, { dropped: ['/0/sample', '/1'], dropped_total: 2 });
 });
 
 t.test('an issuer whose discovery is down: its tokens get 503 auth.keys_unavailable, others still work', async (t) => {
