@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { isAbsolute, resolve, dirname } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
-import { parse as parseYaml } from 'yaml';
+import { isMap, isScalar, isSeq, parse as parseYaml, parseDocument, type Node as YamlNode } from 'yaml';
 import { configSchema } from './schema.ts';
 import type { ShipOptions } from '../../audit/ship.ts';
 import { cidrProblem } from '../client-address.ts';
@@ -306,7 +306,40 @@ export function loadConfigFile(path: string): Config {
     // uniqueKeys: a key given twice is an error, not "last one wins".
     raw = parseYaml(text, { uniqueKeys: true, prettyErrors: true });
   } catch (err) {
+    const dup = (err as { code?: string }).code === 'DUPLICATE_KEY' ? duplicateKey(text) : undefined;
+    if (dup) throw new ConfigError(`${dup.path}: given twice (line ${dup.line}); a key may appear once`);
     throw new ConfigError(`(yaml): ${(err as Error).message.split('\n')[0]}`);
   }
   return validateConfig(raw ?? {}, dirname(resolve(path)));
+}
+
+/**
+ * The first key given twice in one mapping, as a config path (`upstreams[0].prefix`) with the
+ * line of its second occurrence: the YAML parser names only a line and column. Undefined when the
+ * document cannot be walked (the parser's own message is used then).
+ */
+function duplicateKey(text: string): { path: string; line: number } | undefined {
+  const doc = parseDocument(text, { uniqueKeys: false, keepSourceTokens: false });
+  const lineOf = (offset: number) => text.slice(0, offset).split('\n').length;
+  const walk = (node: YamlNode | null | undefined, path: string): { path: string; line: number } | undefined => {
+    if (isMap(node)) {
+      const seen = new Set<string>();
+      for (const pair of node.items) {
+        const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
+        if (key === undefined) continue;
+        const here = path === '' ? key : `${path}.${key}`;
+        if (seen.has(key)) return { path: here, line: lineOf((pair.key as YamlNode).range?.[0] ?? 0) };
+        seen.add(key);
+        const found = walk(pair.value as YamlNode, here);
+        if (found) return found;
+      }
+    } else if (isSeq(node)) {
+      for (const [i, item] of node.items.entries()) {
+        const found = walk(item as YamlNode, `${path}[${i}]`);
+        if (found) return found;
+      }
+    }
+    return undefined;
+  };
+  return walk(doc.contents as YamlNode, '');
 }
