@@ -71,6 +71,8 @@ export type OutcomeRecord = {
     /** JSON Pointers into the upstream body, at most 50 (adapters/shared/error-body.ts). */
     readonly dropped: readonly string[];
     readonly dropped_total: number;
+    /** JSON Pointers of kept strings whose text was changed (record ids taken out), at most 50. */
+    readonly rewritten?: readonly string[];
   };
 };
 

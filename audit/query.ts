@@ -94,6 +94,7 @@ const COLUMNS: Readonly<Record<string, string>> = {
   upstream: 'JSON',
   reason: 'VARCHAR',
   filter: 'JSON',
+  error_body: 'JSON',
   // recovery
   segment: 'VARCHAR',
   truncated_bytes: 'BIGINT',
@@ -154,7 +155,8 @@ export function viewSql(glob: string): string[] {
               filter->'$.records' AS records,
               filter->'$.fields_delivered' AS fields_delivered,
               filter->'$.fields_masked' AS fields_masked,
-              filter->'$.fields_removed' AS fields_removed
+              filter->'$.fields_removed' AS fields_removed,
+              error_body
        FROM records WHERE kind = 'outcome'`,
     perObjectView('records_seen', 'records', 'record_id'),
     perObjectView('fields_seen', 'fields_delivered', 'field'),

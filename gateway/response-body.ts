@@ -35,7 +35,10 @@ export function filterResponseBody(adapter: Adapter, bytes: Buffer, job: Respons
   // they are not records the decision filtered, so only the adapter's error members pass.
   if (job.status < 200 || job.status >= 300) {
     const e = adapter.errorBody(read.value);
-    return { body: Buffer.from(JSON.stringify(e.body), 'utf8'), errorBody: { dropped: [...e.dropped], dropped_total: e.droppedTotal } };
+    return {
+      body: Buffer.from(JSON.stringify(e.body), 'utf8'),
+      errorBody: { dropped: [...e.dropped], dropped_total: e.droppedTotal, ...(e.rewritten.length > 0 ? { rewritten: [...e.rewritten] } : {}) },
+    };
   }
   const filtered = adapter.filter(read.value, job.resource, job.obligations);
   if (isRefusal(filtered)) return filtered;

@@ -5,7 +5,7 @@
  */
 import { createGunzip, createInflate, createBrotliDecompress, type Gunzip, type Inflate, type BrotliDecompress } from 'node:zlib';
 import type { Readable } from 'node:stream';
-import { refuse } from './errors.ts';
+import { isRefusal, refuse } from './errors.ts';
 import { safeParseJson } from './json/safe-parse.ts';
 import type { Refusal } from './types.ts';
 
@@ -107,6 +107,21 @@ export async function readUpstreamBody(stream: Readable, headers: Record<string,
   }
   const enc = headers['content-encoding'];
   return readBounded(stream, Array.isArray(enc) ? enc.join(',') : enc, maxBytes);
+}
+
+/**
+ * The body of an upstream error answer (non-2xx, any route), as bytes: decoded and bounded like a
+ * filtered body, whatever its content type, so that an empty one can be told apart. A non-empty
+ * body that is not JSON is refused (it cannot be reduced to error members); an empty one is an
+ * empty Buffer.
+ */
+export async function readUpstreamErrorBody(stream: Readable, headers: Record<string, string | string[] | undefined>, maxBytes: number): Promise<Buffer | Refusal> {
+  const enc = headers['content-encoding'];
+  const bytes = await readBounded(stream, Array.isArray(enc) ? enc.join(',') : enc, maxBytes);
+  if (isRefusal(bytes) || bytes.length === 0) return bytes;
+  const ct = headers['content-type'];
+  if (!isJsonContentType(Array.isArray(ct) ? ct[0] : ct)) return refuse('GW_ERR_UPSTREAM_NOT_JSON', `error answer, content-type ${String(ct ?? 'absent').slice(0, 64)}`);
+  return bytes;
 }
 
 /** Parse upstream bytes safely (gateway/json/safe-parse.ts); anything unparseable is a 502 refusal. */

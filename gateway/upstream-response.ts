@@ -21,7 +21,7 @@ import { ERRORS, isRefusal, refuse } from './errors.ts';
 import type { RequestState } from './request-state.ts';
 import { sendProblem } from './respond.ts';
 import { filterResponseBody } from './response-body.ts';
-import { readUpstreamBody } from './response-filter.ts';
+import { readUpstreamBody, readUpstreamErrorBody } from './response-filter.ts';
 import type { Refusal } from './types.ts';
 
 export type UpstreamResponseOptions = {
@@ -83,8 +83,19 @@ export function createUpstreamResponse(o: UpstreamResponseOptions): {
         res.stream.resume();
         return failResponse(request, reply, res.statusCode, refuse('GW_ERR_RES_RECORD_HIDDEN'));
       }
-      const bytes = await readUpstreamBody(res.stream, res.headers, o.limits.responseBodyBytes);
+      const bytes = ok
+        ? await readUpstreamBody(res.stream, res.headers, o.limits.responseBodyBytes)
+        : await readUpstreamErrorBody(res.stream, res.headers, o.limits.responseBodyBytes);
       if (isRefusal(bytes)) return failResponse(request, reply, res.statusCode, bytes);
+      if (!ok && bytes.length === 0) {
+        // An error without a body has nothing to leak: the client keeps the upstream's status and
+        // headers (Retry-After, WWW-Authenticate) instead of a 502.
+        if (!(await writeOutcome(request, res.statusCode, res.statusCode, {}))) {
+          return failResponse(request, reply, res.statusCode, refuse('GW_ERR_AUDIT_WRITE_FAILED'));
+        }
+        resetUpstreamHeaders(reply);
+        return reply.send();
+      }
       const job = { resource, obligations: st.decision!.obligations, status: res.statusCode, maxDepth: o.limits.jsonDepth };
       const out = filterResponseBody(st.upstream!.adapter, bytes, job);
       if (isRefusal(out)) return failResponse(request, reply, res.statusCode, out);

@@ -11,7 +11,7 @@
  *   demo objects (DEFAULT_OBJECTS).
  */
 import type { Adapter, AdapterFactory } from '../types.ts';
-import { isStringArray, reduceErrorBody, type KeepMember } from '../shared/error-body.ts';
+import { isStringArray, reduceErrorBody, type KeepMember, type RewriteString } from '../shared/error-body.ts';
 import { validateBodyFields, type BodyFieldsOption } from '../shared/body-fields.ts';
 import { filterSalesforce } from './filter.ts';
 import { ADAPTER_NAME, cachedSoqlReader, resolveSalesforce, type ObjectNames } from './resolve.ts';
@@ -54,6 +54,16 @@ const keepErrorMember: KeepMember = (key, value) =>
   (key === 'fields' && isStringArray(value));
 
 /**
+ * A Salesforce record id (15 or 18 characters, letters and digits, at least one digit) standing
+ * alone in a message. DUPLICATE_VALUE says "duplicates value on record with id: 003…", and the
+ * record can be another tenant's: its id is replaced. (That some record holds the value is still
+ * told: a uniqueness rule across tenants says so by refusing the write at all.)
+ */
+const RECORD_ID = /(?<![A-Za-z0-9])(?=[A-Za-z]*[0-9])[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?(?![A-Za-z0-9])/g;
+
+const withoutRecordIds: RewriteString = (key, value) => (key === 'message' || key === 'error_description' ? value.replace(RECORD_ID, '[id]') : value);
+
+/**
  * Create the Salesforce adapter. Throws an Error whose message starts with the offending
  * option key when the options are invalid.
  */
@@ -66,7 +76,7 @@ export const createSalesforceAdapter: AdapterFactory = (options) => {
     name: ADAPTER_NAME,
     resolve: (req, body) => resolveSalesforce(req, body, bodyFields, objects, soql),
     filter: (body, resource, obligations) => filterSalesforce(body, resource, obligations),
-    errorBody: (body) => reduceErrorBody(body, keepErrorMember),
+    errorBody: (body) => reduceErrorBody(body, keepErrorMember, withoutRecordIds),
     // GET …/sobjects/{Object}/{id}?fields=a,b returns just those fields (field names need no escaping).
     currentRecordQuery: (fields) => `fields=${fields.join(',')}`,
   };

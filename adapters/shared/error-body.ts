@@ -5,9 +5,13 @@
  * org, with their fields) under `duplicateResult`. So only members an adapter knows to be error
  * information pass, and everything else is dropped and named in the outcome record. Pure.
  */
+import { isRawJson } from '../../gateway/json/exact-numbers.ts';
 
-/** The body the client gets, and JSON Pointers to what was dropped (at most MAX_DROPPED listed). */
-export type ErrorBody = { readonly body: unknown; readonly dropped: readonly string[]; readonly droppedTotal: number };
+/**
+ * The body the client gets; JSON Pointers to what was dropped (at most MAX_DROPPED listed) and to
+ * the kept strings whose text was changed (`rewrite`, e.g. record ids taken out of a message).
+ */
+export type ErrorBody = { readonly body: unknown; readonly dropped: readonly string[]; readonly droppedTotal: number; readonly rewritten: readonly string[] };
 
 /** Longest list of dropped pointers kept for the log; `droppedTotal` counts them all. */
 export const MAX_DROPPED = 50;
@@ -15,7 +19,11 @@ export const MAX_DROPPED = 50;
 /** Decides, per member of an error object, whether the client may see its value. */
 export type KeepMember = (key: string, value: unknown) => boolean;
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+/** Rewrites a kept string member (the adapter's redaction); returns it unchanged when nothing applies. */
+export type RewriteString = (key: string, value: string) => string;
+
+// A number too long for a JS number is parsed as JSON.rawJSON (an object): it is a scalar here.
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v) && !isRawJson(v);
 
 const token = (key: string): string => key.replace(/~/g, '~0').replace(/\//g, '~1');
 
@@ -25,8 +33,9 @@ const token = (key: string): string => key.replace(/~/g, '~0').replace(/\//g, '~
  * such objects (Salesforce's `[{errorCode, message, fields}]`); an array element that is not an
  * object, and any member `keep` refuses, is dropped.
  */
-export function reduceErrorBody(body: unknown, keep: KeepMember): ErrorBody {
+export function reduceErrorBody(body: unknown, keep: KeepMember, rewrite?: RewriteString): ErrorBody {
   const dropped: string[] = [];
+  const rewritten: string[] = [];
   let total = 0;
   const drop = (pointer: string): void => {
     total++;
@@ -35,8 +44,13 @@ export function reduceErrorBody(body: unknown, keep: KeepMember): ErrorBody {
   const reduceObject = (o: Record<string, unknown>, at: string): Record<string, unknown> => {
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(o)) {
-      if (keep(k, v)) out[k] = v;
-      else drop(`${at}/${token(k)}`);
+      if (!keep(k, v)) {
+        drop(`${at}/${token(k)}`);
+        continue;
+      }
+      const w = rewrite !== undefined && typeof v === 'string' ? rewrite(k, v) : v;
+      if (w !== v && rewritten.length < MAX_DROPPED) rewritten.push(`${at}/${token(k)}`);
+      out[k] = w;
     }
     return out;
   };
@@ -46,14 +60,17 @@ export function reduceErrorBody(body: unknown, keep: KeepMember): ErrorBody {
       if (isObject(e)) out.push(reduceObject(e, `/${i}`));
       else drop(`/${i}`);
     });
-    return { body: out, dropped, droppedTotal: total };
+    return { body: out, dropped, droppedTotal: total, rewritten };
   }
-  if (isObject(body)) return { body: reduceObject(body, ''), dropped, droppedTotal: total };
-  return { body, dropped, droppedTotal: 0 };
+  if (isObject(body)) {
+    const out = reduceObject(body, '');
+    return { body: out, dropped, droppedTotal: total, rewritten };
+  }
+  return { body, dropped, droppedTotal: 0, rewritten };
 }
 
-/** A JSON scalar: what an error message, code or status is made of. */
-export const isScalar = (v: unknown): boolean => v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean';
+/** A JSON scalar: what an error message, code or status is made of (a long number included). */
+export const isScalar = (v: unknown): boolean => v === null || typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || isRawJson(v);
 
 /** An array of strings (field names, in Salesforce's `fields`). */
 export const isStringArray = (v: unknown): boolean => Array.isArray(v) && v.every((x) => typeof x === 'string');

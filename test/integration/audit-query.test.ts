@@ -53,6 +53,7 @@ await (await send('globex-user reads the acme EU Contact: hidden', h.call(`${API
 await (await send('unmanaged device lists Contacts: denied', h.call(contacts, { token: unmanaged.accessToken, posture: unmanaged.posture }), 403)).arrayBuffer();
 await (await send('quote-bot 35% discount: denied', h.call(`${API}/sobjects/Quote`, { method: 'POST', token: bot, body: quote(35) }), 403)).arrayBuffer();
 await (await send('quote-bot 15% discount: created', h.call(`${API}/sobjects/Quote`, { method: 'POST', token: bot, body: quote(15) }), 201)).arrayBuffer();
+await (await send('quote-bot sends a field the CRM does not know: its 400', h.call(`${API}/sobjects/Quote`, { method: 'POST', token: bot, body: { ...quote(15), Bogus__c: 1 } }), 400)).arrayBuffer();
 await (await send('quote-bot reads a Contact: denied', h.call(`${API}/sobjects/Contact/${DEMO_IDS.acmeEuContact}`, { token: bot }), 403)).arrayBuffer();
 await (await send('no token: refused', h.call(contacts), 401)).arrayBuffer();
 
@@ -128,6 +129,15 @@ t.test('who received the values of a restricted field', async (t) => {
   t.match(objects(removed), [{ subject: 'u-globex', fields_removed: { Contact: ['SSN__c'] } }]);
 });
 
+t.test("an upstream's error answer: its error_body in the outcomes view", async (t) => {
+  const r = await runQuery(dir, `SELECT status, upstream_status, error_body FROM outcomes WHERE upstream_status = 400`);
+  t.equal(r.rows.length, 1);
+  t.match(objects(r), [{ status: 400, upstream_status: 400 }]);
+  t.strictSame(r.rows[0]?.[2], { dropped: [], dropped_total: 0 }, 'the CRM error had only error members');
+  const none = await runQuery(dir, `SELECT count(*) AS n FROM outcomes WHERE status = 200 AND error_body IS NOT NULL`);
+  t.match(objects(none), [{ n: 0 }], 'NULL for answers that were not errors');
+});
+
 t.test('the views: decisions, outcomes, denials line up with the raw records', async (t) => {
   const raw = await h.records();
   const counts = await runQuery(dir, `SELECT (SELECT count(*) FROM records) AS records, (SELECT count(*) FROM decisions) AS decisions, (SELECT count(*) FROM outcomes) AS outcomes, (SELECT count(DISTINCT decision_id) FROM denials) AS denied`);
@@ -142,6 +152,7 @@ t.test('the views: decisions, outcomes, denials line up with the raw records', a
   const bot = await runQuery(dir, `SELECT subject_kind, client_id, action, allow, status, reasons FROM decisions WHERE client_id = 'quote-bot' ORDER BY seq`);
   t.strictSame(objects(bot), [
     { subject_kind: 'automation', client_id: 'quote-bot', action: 'create', allow: false, status: 403, reasons: ['automation.discount_limit'] },
+    { subject_kind: 'automation', client_id: 'quote-bot', action: 'create', allow: true, status: null, reasons: ['allow.scope'] },
     { subject_kind: 'automation', client_id: 'quote-bot', action: 'create', allow: true, status: null, reasons: ['allow.scope'] },
     { subject_kind: 'automation', client_id: 'quote-bot', action: 'read', allow: false, status: 403, reasons: ['automation.object_forbidden'] },
   ]);

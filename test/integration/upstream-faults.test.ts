@@ -43,6 +43,7 @@ const faulty: Server = createServer((req, res) => {
       const name = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { Name?: string }).Name;
       if (name === 'dupe') res.writeHead(400, { 'content-type': 'application/json' }).end(duplicates);
       else if (name === 'html') res.writeHead(500, { 'content-type': 'text/html' }).end('<html>Tenant globex: stack trace</html>');
+      else if (name === 'busy') res.writeHead(503, { 'retry-after': '7', 'content-length': '0' }).end();
       else res.writeHead(201, { 'content-type': 'application/json' }).end('{"id":"0Q0000000000001AAA","success":true,"errors":[]}');
     });
     return;
@@ -158,6 +159,14 @@ t.test("an upstream's error answers: only the adapter's error members reach the 
   const o = await outcomeOf(dupe.headers.get('x-decision-id'));
   t.same(o?.error_body, { dropped: ['/0/duplicateResult'], dropped_total: 1 }, 'the outcome record names what was dropped');
   t.equal(o?.status, 400);
+
+  const busy = await post('busy');
+  t.equal(busy.status, 503, 'an error without a body keeps its status');
+  t.equal(busy.headers.get('retry-after'), '7', 'and its headers');
+  t.equal(await busy.text(), '');
+  const bo = await outcomeOf(busy.headers.get('x-decision-id'));
+  t.equal(bo?.status, 503);
+  t.notOk(bo && 'error_body' in bo, 'no error body to report');
 
   const html = await post('html');
   t.equal(html.status, 502);

@@ -29,6 +29,7 @@ t.test('Salesforce: errorCode, message and fields pass; DUPLICATES_DETECTED lose
     ],
     dropped: ['/0/duplicateResult'],
     droppedTotal: 1,
+    rewritten: [],
   });
   t.equal(JSON.stringify(body), before, 'the parsed upstream value is not changed');
 });
@@ -44,8 +45,33 @@ t.test('Salesforce: an OAuth-style object and a bare message', async (t) => {
     body: { error: 'invalid_grant', error_description: 'expired' },
     dropped: ['/records'],
     droppedTotal: 1,
+    rewritten: [],
   });
-  t.strictSame(sf.errorBody('Session expired or invalid'), { body: 'Session expired or invalid', dropped: [], droppedTotal: 0 });
+  t.strictSame(sf.errorBody('Session expired or invalid'), { body: 'Session expired or invalid', dropped: [], droppedTotal: 0, rewritten: [] });
+});
+
+t.test('Salesforce: record ids are taken out of messages (DUPLICATE_VALUE names the other record)', async (t) => {
+  const r = sf.errorBody([
+    { errorCode: 'DUPLICATE_VALUE', message: 'duplicate value found: Email__c duplicates value on record with id: 0035g00000AbCdE', fields: [] },
+    { errorCode: 'X', message: 'ids 0035g00000AbCdEAAA and 001000000000001 (and 003000000000001AAA).' },
+    { errorCode: 'FIELD_CUSTOM_VALIDATION_EXCEPTION', message: 'characteristics of REQUIRED_FIELD_MISSING 12345 abc' },
+  ]);
+  t.strictSame(r.body, [
+    { errorCode: 'DUPLICATE_VALUE', message: 'duplicate value found: Email__c duplicates value on record with id: [id]', fields: [] },
+    { errorCode: 'X', message: 'ids [id] and [id] (and [id]).' },
+    { errorCode: 'FIELD_CUSTOM_VALIDATION_EXCEPTION', message: 'characteristics of REQUIRED_FIELD_MISSING 12345 abc' },
+  ], 'a 15-letter word without a digit, a short number and a code are not ids');
+  t.strictSame(r.rewritten, ['/0/message', '/1/message']);
+  t.strictSame(r.dropped, []);
+});
+
+t.test('numbers too long for a JS number (JSON.rawJSON) are scalars, not objects', async (t) => {
+  const raw = (JSON as unknown as { rawJSON(s: string): object }).rawJSON('123456789012345678901');
+  const g = generic.errorBody({ code: raw, trace: { id: raw } });
+  t.strictSame(Object.keys(g.body as object), ['code'], 'a long-number member passes as a scalar');
+  t.equal(JSON.stringify(g.body), '{"code":123456789012345678901}', 'and keeps its digits');
+  t.strictSame(g.dropped, ['/trace']);
+  t.strictSame(sf.errorBody([raw]).dropped, ['/0'], 'an array element that is a number is not an error object');
 });
 
 t.test('generic JSON: scalar members pass, anything nested is dropped', async (t) => {
