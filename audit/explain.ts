@@ -249,6 +249,14 @@ export function explainLines(d: Located, o?: Located, source?: PolicySource): st
       if (f.fields_delivered !== undefined) more(`fields delivered: ${perObject(f.fields_delivered)}`);
       if (f.records !== undefined) more(`records returned: ${perObject(f.records)}`);
     }
+    if (isObj(or.error_body)) {
+      // An upstream error answer, reduced to its error members (adapter errorBody).
+      const e = or.error_body;
+      const dropped = list(e.dropped);
+      const total = typeof e.dropped_total === 'number' ? e.dropped_total : dropped.length;
+      more(`upstream error body: ${total === 0 ? 'nothing dropped' : `dropped ${dropped.join(', ')}${total > dropped.length ? ` and ${total - dropped.length} more` : ''}`}`);
+      if (list(e.rewritten).length > 0) more(`rewritten (record ids taken out): ${list(e.rewritten).join(', ')}`);
+    }
     more(`(${o.instance}/${o.segment} line ${o.line}${typeof or.seq === 'number' ? `, seq ${or.seq}` : ''})`);
   } else if (r.allow === true) {
     line('Outcome', 'no outcome record: the gateway stopped (or its log failed) before the upstream answered');

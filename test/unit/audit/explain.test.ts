@@ -109,3 +109,16 @@ t.test('conditions and field rules in words', async (t) => {
   );
   t.strictSame(renderFieldRules({ Quote: { Discount: { replace: { value: null } } }, Contact: { SSN__c: { remove: {} } } }), ['Contact: SSN__c removed', 'Quote: Discount masked as null']);
 });
+
+t.test("an upstream's error answer: what was dropped from its body, and what was rewritten", async (t) => {
+  const { explainLines } = await import('../../../audit/explain.ts');
+  const at = (record: Record<string, unknown>) => ({ record, instance: 'it', segment: 'segment-000000000001.jsonl', line: 1 });
+  const decision = at({ kind: 'decision', decision_id: 'd1', allow: true, decided_by: 'policy', input: {}, result: { allow: true }, reasons: [] });
+  const outcome = (error_body: unknown) =>
+    explainLines(decision, at({ kind: 'outcome', decision_id: 'd1', timestamp: 't', upstream: { name: 'crm', status: 400, latency_ms: 1 }, status: 400, error_body })).join('\n');
+  t.match(outcome({ dropped: ['/0/duplicateResult'], dropped_total: 1, rewritten: ['/0/message'] }), 'upstream error body: dropped /0/duplicateResult');
+  t.match(outcome({ dropped: ['/0/duplicateResult'], dropped_total: 1, rewritten: ['/0/message'] }), 'rewritten (record ids taken out): /0/message');
+  t.match(outcome({ dropped: ['/a', '/b'], dropped_total: 60 }), 'dropped /a, /b and 58 more');
+  t.match(outcome({ dropped: [], dropped_total: 0 }), 'upstream error body: nothing dropped');
+  t.notMatch(outcome(undefined), 'upstream error body');
+});
