@@ -86,6 +86,12 @@ t.test('oversized Authorization header token: 431', async (t) => {
   t.notOk(res.headers['www-authenticate'], 'not an authentication challenge');
 });
 
+t.test("Salesforce's duplicate-rule header (allowSave, runAsCurrentUser) never reaches the upstream", async (t) => {
+  const res = await send(path, ['authorization', `Bearer ${token}`, 'Sforce-Duplicate-Rule-Header', 'allowSave=true; runAsCurrentUser=false; includeRecordDetails=true']);
+  t.equal(res.status, 200, res.body.slice(0, 200));
+  t.notOk(lastUpstream().headers['sforce-duplicate-rule-header'], 'stripped');
+});
+
 t.test('forwarding headers from an untrusted peer never reach the upstream', async (t) => {
   const res = await send(path, [
     'authorization', `Bearer ${token}`,
