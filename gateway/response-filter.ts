@@ -37,9 +37,18 @@ export async function readBounded(stream: Readable, encoding: string | undefined
     stream.destroy();
     return readFailure(stream.errored ?? { code: stream.readableEnded ? 'ERR_STREAM_ALREADY_FINISHED' : 'ERR_STREAM_DESTROYED' }, false);
   }
-  // compose(), not pipe(): an error on the upstream stream (a reset mid-body) must reach this
-  // reader instead of being an unhandled 'error' event.
-  const source: Readable = dec ? (stream.compose(dec) as unknown as Readable) : stream;
+  // With a decoder: pipe() plus our own listeners on both ends, not compose(). compose() left a
+  // decoder error at the end of the input (a body cut short, or empty, but ended cleanly:
+  // Z_BUF_ERROR) as an unhandled 'error' event, which ended the process. Here the upstream's
+  // error or premature close is handed to the decoder, and the reader below sees it there.
+  const source: Readable = dec ?? stream;
+  if (dec) {
+    stream.on('error', (err) => dec.destroy(err));
+    stream.once('close', () => {
+      if (!stream.readableEnded) dec.destroy(Object.assign(new Error('upstream body closed early'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+    });
+    stream.pipe(dec);
+  }
   // Listeners, not `for await`: the async iterator costs a promise and a tick per chunk, on
   // every filtered response.
   return new Promise((resolvePromise) => {

@@ -44,6 +44,7 @@ const faulty: Server = createServer((req, res) => {
       if (name === 'dupe') res.writeHead(400, { 'content-type': 'application/json' }).end(duplicates);
       else if (name === 'html') res.writeHead(500, { 'content-type': 'text/html' }).end('<html>Tenant globex: stack trace</html>');
       else if (name === 'busy') res.writeHead(503, { 'retry-after': '7', 'content-length': '0' }).end();
+      else if (name === 'gzcut') res.writeHead(400, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(gzipSync(duplicates).subarray(0, 10));
       else res.writeHead(201, { 'content-type': 'application/json' }).end('{"id":"0Q0000000000001AAA","success":true,"errors":[]}');
     });
     return;
@@ -167,6 +168,11 @@ t.test("an upstream's error answers: only the adapter's error members reach the 
   const bo = await outcomeOf(busy.headers.get('x-decision-id'));
   t.equal(bo?.status, 503);
   t.notOk(bo && 'error_body' in bo, 'no error body to report');
+
+  const gzcut = await post('gzcut');
+  t.equal(gzcut.status, 502, 'a compressed error body cut short (ended cleanly) is refused…');
+  t.equal(((await gzcut.json()) as { reason: string }).reason, 'upstream.encoding_unsupported');
+  t.equal((await post('fine')).status, 201, '…and the gateway is still there');
 
   const html = await post('html');
   t.equal(html.status, 502);
