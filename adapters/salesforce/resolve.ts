@@ -65,6 +65,18 @@ export function cachedSoqlReader(max: number): SoqlReader {
   };
 }
 
+/**
+ * Refuses query parameters a route does not take. Salesforce acts on some the policy would not
+ * see: `_HttpMethod` makes a POST a GET, PATCH or DELETE ("POST /sobjects/Contact?_HttpMethod=GET"
+ * would be judged a create and answered with the recent records, unfiltered).
+ */
+function onlyParams(req: CanonicalRequest, allowed: readonly string[]): Refusal | undefined {
+  for (const name of req.query.keys()) {
+    if (!allowed.includes(name)) return refuse('GW_ERR_RES_BAD_QUERY', `query parameter ${JSON.stringify(name.slice(0, 64))} is not supported on this route`);
+  }
+  return undefined;
+}
+
 /** Resolve a canonical request to a Salesforce resource. */
 export function resolveSalesforce(
   req: CanonicalRequest,
@@ -90,6 +102,8 @@ function resolveQuery(req: CanonicalRequest, rest: readonly string[], objects: O
     return refuse('GW_ERR_RES_UNKNOWN_ROUTE', 'query locators are not supported');
   }
   if (req.method !== 'GET') return refuse('GW_ERR_RES_METHOD_NOT_ALLOWED');
+  const extra = onlyParams(req, ['q']);
+  if (extra) return extra;
   // Several q parameters: we and Salesforce might read different ones.
   const qs = req.query.getAll('q');
   if (qs.length !== 1 || (qs[0] ?? '').trim() === '') return refuse('GW_ERR_RES_BAD_QUERY', 'exactly one non-empty q parameter is required');
@@ -109,6 +123,9 @@ function resolveSobject(req: CanonicalRequest, rest: readonly string[], body: un
   const [written, id, ...more] = rest;
   if (written === undefined || !isApiName(written) || more.length > 0) return refuse('GW_ERR_RES_UNKNOWN_ROUTE');
   const object = canonicalObject(objects, written);
+  // A record read takes `fields`; writes take no parameter at all.
+  const extra = onlyParams(req, req.method === 'GET' ? ['fields'] : []);
+  if (extra) return extra;
   if (id === undefined) {
     // GET here is the describe-basic call with recentItems (records): not supported.
     if (req.method !== 'POST') return refuse('GW_ERR_RES_METHOD_NOT_ALLOWED');

@@ -52,7 +52,8 @@ t.test('posture verified with fetched keys; risk and age_s reach the policy; age
   await r3.arrayBuffer();
   const third = (await lastDevice()).device as Record<string, unknown>;
   t.equal('risk' in third, false, 'an unknown risk value is left out');
-  t.equal(third.age_s, 0);
+  // Signed just now: 0, or a second or two when the machine is busy (this flaked under load).
+  t.ok(typeof third.age_s === 'number' && third.age_s >= 0 && third.age_s <= 2, `age_s of a fresh assertion (${String(third.age_s)})`);
 });
 
 t.test('/readyz reports the device-trust key set', async (t) => {

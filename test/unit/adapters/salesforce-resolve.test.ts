@@ -152,3 +152,21 @@ t.test('a repeated SOQL text resolves from the cache: same answer, fresh arrays,
   t.strictSame(sf.resolve(request('GET', bad), undefined), sf.resolve(request('GET', bad), undefined));
   t.ok(isRefusal(sf.resolve(request('GET', bad), undefined)));
 });
+
+t.test('query parameters a route does not take are refused (_HttpMethod would turn a POST into a read)', async (t) => {
+  const cases: [string, string, unknown][] = [
+    ['POST', `${V}/sobjects/Contact?_HttpMethod=GET`, { LastName: 'x' }],
+    ['POST', `${V}/sobjects/Contact?_httpmethod=GET`, { LastName: 'x' }],
+    ['PATCH', `${V}/sobjects/Contact/${ID}?_HttpMethod=DELETE`, {}],
+    ['DELETE', `${V}/sobjects/Contact/${ID}?fields=Name`, undefined],
+    ['GET', `${V}/sobjects/Contact/${ID}?fields=Name&_HttpMethod=DELETE`, undefined],
+    ['GET', `${q('SELECT Id FROM Contact')}&explain=1`, undefined],
+    ['GET', `${q('SELECT Id FROM Contact')}&_HttpMethod=DELETE`, undefined],
+  ];
+  for (const [method, target, body] of cases) {
+    const r = sf.resolve(request(method, target), body);
+    t.ok(isRefusal(r) && r.code === 'GW_ERR_RES_BAD_QUERY', `${method} ${target}`);
+    t.match(isRefusal(r) ? r.detail : '', /^query parameter ".+" is not supported on this route$/);
+  }
+  t.notOk(isRefusal(sf.resolve(request('GET', `${V}/sobjects/Contact/${ID}?fields=Name`), undefined)), 'a record read with fields still resolves');
+});
