@@ -112,10 +112,6 @@ export const DEFAULT_HEADER_POLICY: HeaderPolicy = Object.freeze({
     // Dynamics 365 Web API impersonation: the upstream would act as another CRM user
     'mscrmcallerid',
     'callerobjectid',
-    // Salesforce: a client would have duplicate rules skipped (allowSave) or matched in system
-    // context (runAsCurrentUser=false), i.e. the CRM enforcing less than the org set, unseen by
-    // the policy (and includeRecordDetails asks for other records in the error)
-    'sforce-duplicate-rule-header',
     // client address / scheme / host claims: the shell sets the trusted values itself
     'forwarded',
     'x-real-ip',

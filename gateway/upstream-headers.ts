@@ -15,6 +15,35 @@ export const GATEWAY_HEADERS = {
   decisionId: 'x-gateway-decision-id',
 } as const;
 
+/** Salesforce's DuplicateRuleHeader (`allowSave=true; includeRecordDetails=true; runAsCurrentUser=true`). */
+const DUPLICATE_RULE_HEADER = 'sforce-duplicate-rule-header';
+
+/**
+ * The client's duplicate-rule choices that stay its own (allowSave, runAsCurrentUser, each
+ * true/false), without includeRecordDetails: that one asks Salesforce to put the matching
+ * records, of any tenant, into the answer (the error path drops them, a save with an alert may
+ * carry them in a 2xx that is streamed as sent). Anything else in the header is dropped.
+ */
+export function withoutRecordDetails(value: string): string {
+  const kept: string[] = [];
+  for (const part of value.split(';')) {
+    const m = /^\s*(allowSave|runAsCurrentUser)\s*=\s*(true|false)\s*$/i.exec(part);
+    if (m) kept.push(`${m[1]!.toLowerCase() === 'allowsave' ? 'allowSave' : 'runAsCurrentUser'}=${m[2]!.toLowerCase()}`);
+  }
+  return kept.join('; ');
+}
+
+const DECODABLE = new Set(['gzip', 'x-gzip', 'deflate', 'br', 'identity']);
+
+/** The codings of an Accept-Encoding value (with their q) that the gateway can decode; '' for none. */
+export function decodableCodings(value: string): string {
+  return value
+    .split(',')
+    .map((c) => c.trim())
+    .filter((c) => DECODABLE.has(c.split(';')[0]!.trim().toLowerCase()))
+    .join(', ');
+}
+
 export function upstreamHeaders(a: {
   req: CanonicalRequest;
   principal: Principal;
@@ -41,6 +70,18 @@ export function upstreamHeaders(a: {
   if (a.filtered) {
     for (const name of ['range', 'if-range', 'if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since']) delete h[name];
     h['accept-encoding'] = 'identity';
+  } else if (h['accept-encoding'] !== undefined) {
+    // Unfiltered answers are streamed as sent, but their error answers are decoded and reduced
+    // (adapter errorBody): only codings the gateway can decode may be asked for.
+    const codings = decodableCodings(h['accept-encoding']);
+    if (codings === '') delete h['accept-encoding'];
+    else h['accept-encoding'] = codings;
+  }
+  const dup = h[DUPLICATE_RULE_HEADER];
+  if (dup !== undefined) {
+    const kept = withoutRecordDetails(dup);
+    if (kept === '') delete h[DUPLICATE_RULE_HEADER];
+    else h[DUPLICATE_RULE_HEADER] = kept;
   }
   // The client's forwarding headers were stripped at canonicalization; these are the gateway's
   // own, naming the client address it determined (the peer, or what a trusted proxy said).

@@ -87,6 +87,8 @@ export function createUpstreamResponse(o: UpstreamResponseOptions): {
         ? await readUpstreamBody(res.stream, res.headers, o.limits.responseBodyBytes)
         : await readUpstreamErrorBody(res.stream, res.headers, o.limits.responseBodyBytes);
       if (isRefusal(bytes)) return failResponse(request, reply, res.statusCode, bytes);
+      // An upstream's Location names its own URLs, not the gateway's (a 3xx, a 201's record).
+      if (!ok) for (const h of ['location', 'content-location']) reply.removeHeader(h);
       if (!ok && bytes.length === 0) {
         // An error without a body has nothing to leak: the client keeps the upstream's status and
         // headers (Retry-After, WWW-Authenticate) instead of a 502.
@@ -104,7 +106,10 @@ export function createUpstreamResponse(o: UpstreamResponseOptions): {
         return failResponse(request, reply, res.statusCode, refuse('GW_ERR_AUDIT_WRITE_FAILED'));
       }
       resetUpstreamHeaders(reply);
-      return reply.type('application/json; charset=utf-8').send(out.body);
+      // An RFC 9457 error stays one (the reduced body keeps its members); anything else is JSON.
+      const ct = res.headers['content-type'];
+      const problem = !ok && /^\s*application\/problem\+json\b/i.test(Array.isArray(ct) ? (ct[0] ?? '') : (ct ?? ''));
+      return reply.type(problem ? 'application/problem+json; charset=utf-8' : 'application/json; charset=utf-8').send(out.body);
     } catch (err) {
       request.log.error({ err, decisionId: st.decisionId }, 'response handling failed');
       res.stream.destroy();

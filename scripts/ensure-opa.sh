@@ -8,7 +8,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin="$root/tools/bin/opa"
 # The version is read whole before it is matched: `opa version | grep -q` under pipefail fails
 # at random (grep exits at the first match, opa then dies of SIGPIPE), which rebuilt a good binary.
-if [ -x "$bin" ] && have="$("$bin" version 2>/dev/null)" && grep -qx "Version: ${OPA_VERSION#v}" <<<"$have"; then
+if [ -x "$bin" ] && have="$("$bin" version 2>/dev/null)" && grep -qxF "Version: ${OPA_VERSION#v}" <<<"$have"; then
   exit 0
 fi
 if ! command -v go >/dev/null 2>&1; then

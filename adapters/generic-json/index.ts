@@ -23,6 +23,13 @@ import { getAt, replaceAt } from './pointer.ts';
 
 export const ADAPTER_NAME = 'generic-json';
 
+/** Members of an error object that pass (scalar values only): RFC 9457, OAuth, and the usual names. */
+export const ERROR_MEMBERS: ReadonlySet<string> = new Set([
+  'type', 'title', 'status', 'detail', 'instance', // RFC 9457
+  'error', 'error_description', 'error_uri', // RFC 6749
+  'message', 'code', 'errorCode', 'error_code', 'reason', 'request_id', 'requestId', 'trace_id', 'traceId',
+]);
+
 /**
  * Create the generic JSON adapter. Throws an Error whose message starts with the offending
  * option key (e.g. `routes[1].pattern: must start with /`).
@@ -33,9 +40,10 @@ export const createGenericJsonAdapter: AdapterFactory = (raw) => {
     name: ADAPTER_NAME,
     resolve: (req, body) => resolve(options, req, body),
     filter: (body, resource, obligations) => filter(options, body, resource, obligations),
-    // An in-house API documents no error shape here: its errors keep their scalar members (a
-    // message, a code, a status; RFC 9457's type/title/detail) and lose anything nested.
-    errorBody: (body) => reduceErrorBody(body, (_key, value) => isScalar(value)),
+    // An in-house API documents no error shape here: an error keeps the scalar values of the
+    // usual error members only (ERROR_MEMBERS). Any scalar would not do: a 409 that quotes the
+    // existing record, flat, would pass whole.
+    errorBody: (body) => reduceErrorBody(body, (key, value) => ERROR_MEMBERS.has(key) && isScalar(value)),
     currentRecordQuery: () => '',
   };
   return Object.freeze(adapter);
@@ -70,7 +78,17 @@ function actionOf(method: Method, hasId: boolean): Action {
   }
 }
 
+/**
+ * Query parameters through which web frameworks let a request claim another method (Rails,
+ * Laravel, Symfony `_method`; Salesforce-style `_HttpMethod`; the override headers as parameters).
+ * The policy judges the method the gateway saw, so a request carrying one is refused. Lower case.
+ */
+const METHOD_OVERRIDE_PARAMS: ReadonlySet<string> = new Set(['_method', '_httpmethod', 'x-http-method-override', 'x-http-method', 'x-method-override']);
+
 function resolve(options: GenericJsonOptions, req: CanonicalRequest, body: unknown): Resource | Refusal {
+  for (const name of req.query.keys()) {
+    if (METHOD_OVERRIDE_PARAMS.has(name.toLowerCase())) return refuse('GW_ERR_RES_BAD_QUERY', `query parameter ${JSON.stringify(name.slice(0, 64))} would override the method`);
+  }
   let pathMatched = false;
   for (const route of options.routes) {
     const params = match(route, req.segments);

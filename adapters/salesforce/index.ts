@@ -61,7 +61,8 @@ const keepErrorMember: KeepMember = (key, value) =>
  */
 const RECORD_ID = /(?<![A-Za-z0-9])(?=[A-Za-z]*[0-9])[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?(?![A-Za-z0-9])/g;
 
-const withoutRecordIds: RewriteString = (key, value) => (key === 'message' || key === 'error_description' ? value.replace(RECORD_ID, '[id]') : value);
+// '' is a body that is a bare string (a message).
+const withoutRecordIds: RewriteString = (key, value) => (key === 'message' || key === 'error_description' || key === '' ? value.replace(RECORD_ID, '[id]') : value);
 
 /**
  * Create the Salesforce adapter. Throws an Error whose message starts with the offending

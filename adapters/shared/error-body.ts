@@ -66,6 +66,11 @@ export function reduceErrorBody(body: unknown, keep: KeepMember, rewrite?: Rewri
     const out = reduceObject(body, '');
     return { body: out, dropped, droppedTotal: total, rewritten };
   }
+  // A bare string is a message: the adapter's rewrite applies to it too (key '').
+  if (typeof body === 'string' && rewrite !== undefined) {
+    const w = rewrite('', body);
+    return { body: w, dropped, droppedTotal: 0, rewritten: w !== body ? [''] : [] };
+  }
   return { body, dropped, droppedTotal: 0, rewritten };
 }
 

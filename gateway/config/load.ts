@@ -323,13 +323,15 @@ function duplicateKey(text: string): { path: string; line: number } | undefined 
   const lineOf = (offset: number) => text.slice(0, offset).split('\n').length;
   const walk = (node: YamlNode | null | undefined, path: string): { path: string; line: number } | undefined => {
     if (isMap(node)) {
-      const seen = new Set<string>();
+      // Compared by value, as the parser does: `1:` and `"1":` are different keys.
+      const seen = new Set<unknown>();
       for (const pair of node.items) {
-        const key = isScalar(pair.key) ? String(pair.key.value) : undefined;
-        if (key === undefined) continue;
+        if (!isScalar(pair.key)) continue;
+        const value: unknown = pair.key.value;
+        const key = String(value);
         const here = path === '' ? key : `${path}.${key}`;
-        if (seen.has(key)) return { path: here, line: lineOf((pair.key as YamlNode).range?.[0] ?? 0) };
-        seen.add(key);
+        if (seen.has(value)) return { path: here, line: lineOf((pair.key as YamlNode).range?.[0] ?? 0) };
+        seen.add(value);
         const found = walk(pair.value as YamlNode, here);
         if (found) return found;
       }

@@ -86,10 +86,13 @@ t.test('oversized Authorization header token: 431', async (t) => {
   t.notOk(res.headers['www-authenticate'], 'not an authentication challenge');
 });
 
-t.test("Salesforce's duplicate-rule header (allowSave, runAsCurrentUser) never reaches the upstream", async (t) => {
+t.test("Salesforce's duplicate-rule header reaches the upstream without includeRecordDetails", async (t) => {
   const res = await send(path, ['authorization', `Bearer ${token}`, 'Sforce-Duplicate-Rule-Header', 'allowSave=true; runAsCurrentUser=false; includeRecordDetails=true']);
   t.equal(res.status, 200, res.body.slice(0, 200));
-  t.notOk(lastUpstream().headers['sforce-duplicate-rule-header'], 'stripped');
+  t.equal(lastUpstream().headers['sforce-duplicate-rule-header'], 'allowSave=true; runAsCurrentUser=false', "the client's own choices stay");
+  const only = await send(path, ['authorization', `Bearer ${token}`, 'Sforce-Duplicate-Rule-Header', 'includeRecordDetails=true']);
+  t.equal(only.status, 200);
+  t.notOk(lastUpstream().headers['sforce-duplicate-rule-header'], 'nothing left: no header');
 });
 
 t.test('forwarding headers from an untrusted peer never reach the upstream', async (t) => {

@@ -44,6 +44,8 @@ const faulty: Server = createServer((req, res) => {
       if (name === 'dupe') res.writeHead(400, { 'content-type': 'application/json' }).end(duplicates);
       else if (name === 'html') res.writeHead(500, { 'content-type': 'text/html' }).end('<html>Tenant globex: stack trace</html>');
       else if (name === 'busy') res.writeHead(503, { 'retry-after': '7', 'content-length': '0' }).end();
+      else if (name === 'moved') res.writeHead(303, { location: 'http://crm.internal:8443/services/data/v60.0/sobjects/Quote/0Q0000000000099AAA', 'content-length': '0' }).end();
+      else if (name === 'problem') res.writeHead(409, { 'content-type': 'application/problem+json' }).end('[{"errorCode":"CONFLICT","message":"changed meanwhile"}]');
       else if (name === 'gzcut') res.writeHead(400, { 'content-type': 'application/json', 'content-encoding': 'gzip' }).end(gzipSync(duplicates).subarray(0, 10));
       else res.writeHead(201, { 'content-type': 'application/json' }).end('{"id":"0Q0000000000001AAA","success":true,"errors":[]}');
     });
@@ -168,6 +170,14 @@ t.test("an upstream's error answers: only the adapter's error members reach the 
   const bo = await outcomeOf(busy.headers.get('x-decision-id'));
   t.equal(bo?.status, 503);
   t.notOk(bo && 'error_body' in bo, 'no error body to report');
+
+  const moved = await post('moved');
+  t.equal(moved.status, 303);
+  t.equal(moved.headers.get('location'), null, "the upstream's own URL is not passed on");
+  const problem = await post('problem');
+  t.equal(problem.status, 409);
+  t.match(problem.headers.get('content-type'), /^application\/problem\+json/, 'an RFC 9457 error keeps its media type');
+  t.same(await problem.json(), [{ errorCode: 'CONFLICT', message: 'changed meanwhile' }]);
 
   const gzcut = await post('gzcut');
   t.equal(gzcut.status, 502, 'a compressed error body cut short (ended cleanly) is refused…');

@@ -132,3 +132,19 @@ t.test('token exchange: the exchanged token is the only Authorization; the calle
   t.equal(forwarding.dpop, undefined);
   t.equal(upstreamHeaders(args()).authorization, undefined, 'without exchange: unchanged behaviour');
 });
+
+t.test('unfiltered routes ask only for codings the gateway can decode (their error answers are read)', async (t) => {
+  const h = (ae: string, filtered: boolean) => upstreamHeaders(args({ req: req([...base, ['accept-encoding', ae]]), filtered }))['accept-encoding'];
+  t.equal(h('gzip, zstd;q=1.0, br, *', false), 'gzip, br');
+  t.equal(h('GZIP;q=0.5, deflate', false), 'GZIP;q=0.5, deflate');
+  t.equal(h('zstd, *', false), undefined, 'none decodable: no header (identity)');
+  t.equal(h('gzip, br', true), 'identity', 'filtered routes: identity, as before');
+});
+
+t.test('Sforce-Duplicate-Rule-Header keeps allowSave and runAsCurrentUser, never includeRecordDetails', async (t) => {
+  const h = (v: string) => upstreamHeaders(args({ req: req([...base, ['sforce-duplicate-rule-header', v]]), filtered: false }))['sforce-duplicate-rule-header'];
+  t.equal(h('allowSave=true; includeRecordDetails=true; runAsCurrentUser=true'), 'allowSave=true; runAsCurrentUser=true');
+  t.equal(h(' ALLOWSAVE = FALSE ;includeRecordDetails=true'), 'allowSave=false');
+  t.equal(h('includeRecordDetails=true'), undefined);
+  t.equal(h('allowSave=yes; runAsCurrentUser=false; extra=1'), 'runAsCurrentUser=false', 'values other than true/false, and other fields, are dropped');
+});

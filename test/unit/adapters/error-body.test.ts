@@ -48,6 +48,7 @@ t.test('Salesforce: an OAuth-style object and a bare message', async (t) => {
     rewritten: [],
   });
   t.strictSame(sf.errorBody('Session expired or invalid'), { body: 'Session expired or invalid', dropped: [], droppedTotal: 0, rewritten: [] });
+  t.strictSame(sf.errorBody('duplicates value on record with id: 0035g00000AbCdEAAA'), { body: 'duplicates value on record with id: [id]', dropped: [], droppedTotal: 0, rewritten: [''] }, 'a bare message loses record ids too');
 });
 
 t.test('Salesforce: record ids are taken out of messages (DUPLICATE_VALUE names the other record)', async (t) => {
@@ -67,18 +68,23 @@ t.test('Salesforce: record ids are taken out of messages (DUPLICATE_VALUE names 
 
 t.test('numbers too long for a JS number (JSON.rawJSON) are scalars, not objects', async (t) => {
   const raw = (JSON as unknown as { rawJSON(s: string): object }).rawJSON('123456789012345678901');
-  const g = generic.errorBody({ code: raw, trace: { id: raw } });
+  const g = generic.errorBody({ code: raw, trace_id: { id: raw } });
   t.strictSame(Object.keys(g.body as object), ['code'], 'a long-number member passes as a scalar');
   t.equal(JSON.stringify(g.body), '{"code":123456789012345678901}', 'and keeps its digits');
-  t.strictSame(g.dropped, ['/trace']);
+  t.strictSame(g.dropped, ['/trace_id']);
   t.strictSame(sf.errorBody([raw]).dropped, ['/0'], 'an array element that is a number is not an error object');
 });
 
-t.test('generic JSON: scalar members pass, anything nested is dropped', async (t) => {
+t.test('generic JSON: scalar values of the usual error members pass, everything else is dropped', async (t) => {
   const r = generic.errorBody({ type: 'about:blank', title: 'Conflict', status: 409, retry: false, detail: null, existing: { id: 7, tenant: 'globex' }, items: [{ id: 8 }] });
-  t.strictSame(r.body, { type: 'about:blank', title: 'Conflict', status: 409, retry: false, detail: null });
-  t.strictSame(r.dropped, ['/existing', '/items']);
+  t.strictSame(r.body, { type: 'about:blank', title: 'Conflict', status: 409, detail: null });
+  t.strictSame(r.dropped, ['/retry', '/existing', '/items']);
   t.strictSame(generic.errorBody([{ code: 'E1', rows: [1] }, [2]]).body, [{ code: 'E1' }], 'an array of error objects: the same per element');
+  // A 409 that quotes the existing record flat: only the error members survive.
+  const flat = generic.errorBody({ error: 'conflict', message: 'exists', id: 7, tenant: 'globex', ssn: '078-05-1120', email: 'a@globex.example' });
+  t.strictSame(flat.body, { error: 'conflict', message: 'exists' });
+  t.strictSame(flat.dropped, ['/id', '/tenant', '/ssn', '/email']);
+  t.strictSame(generic.errorBody({ message: { text: 'nested' } }).dropped, ['/message'], 'an error member with a nested value is dropped too');
 });
 
 t.test('pointers are escaped; the list is capped, the total is not', async (t) => {

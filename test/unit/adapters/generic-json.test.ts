@@ -165,3 +165,11 @@ t.test('JSON Pointer', async (t) => {
   t.same(out, { a: [{ b: 9 }, { b: 2 }], 'x/y': 3 });
   t.same(doc.a[0], { b: 1 }, 'input not modified');
 });
+
+t.test('a method override in the query (_method, _HttpMethod, x-http-method-override…) is refused', async (t) => {
+  for (const target of ['/contacts?_method=DELETE', '/contacts/7?_METHOD=delete', '/contacts?page=2&_HttpMethod=GET', '/contacts?X-HTTP-Method-Override=PUT']) {
+    const r = adapter.resolve(request('POST', target), { tenant_id: 'acme' });
+    t.ok(isRefusal(r) && r.code === 'GW_ERR_RES_BAD_QUERY', target);
+  }
+  t.notOk(isRefusal(adapter.resolve(request('GET', '/contacts?page=2&method=x'), undefined)), 'other parameters still pass');
+});

@@ -367,6 +367,12 @@ t.test('loadConfigFile refuses duplicate keys, invalid YAML and a missing file',
   const line = nestedText.split('\n').indexOf('    prefix: /other') + 1;
   t.throws(() => loadConfigFile(nestedDup), { name: 'ConfigError', message: `upstreams[0].prefix: given twice (line ${line}); a key may appear once` });
 
+  // `1:` and `"1":` are two keys to YAML (a number and a string): not a duplicate. The real
+  // duplicate further down is the one named.
+  const typed = join(dir, 'typed.yaml');
+  await writeFile(typed, VALID_YAML + 'limits:\n  1: a\n  "1": b\n' + 'logging:\n  level: info\n  level: warn\n');
+  t.throws(() => loadConfigFile(typed), { name: 'ConfigError', message: /^logging\.level: given twice/ });
+
   const bad = join(dir, 'bad.yaml');
   await writeFile(bad, 'upstreams: [\n  - name: x\n');
   t.throws(() => loadConfigFile(bad), { name: 'ConfigError', message: /^\(yaml\): / });
