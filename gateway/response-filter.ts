@@ -31,8 +31,7 @@ export async function readBounded(stream: Readable, encoding: string | undefined
     stream.destroy();
     return refuse('GW_ERR_UPSTREAM_ENCODING', `content-encoding ${String(encoding).slice(0, 32)}`);
   }
-  // A stream that already failed or ended emits nothing more: listeners would wait forever (and
-  // compose() throws on a destroyed stream).
+  // A stream that already failed or ended emits nothing more: listeners would wait forever.
   if (stream.destroyed || stream.errored || stream.readableEnded) {
     stream.destroy();
     return readFailure(stream.errored ?? { code: stream.readableEnded ? 'ERR_STREAM_ALREADY_FINISHED' : 'ERR_STREAM_DESTROYED' }, false);

@@ -19,16 +19,17 @@ export const GATEWAY_HEADERS = {
 const DUPLICATE_RULE_HEADER = 'sforce-duplicate-rule-header';
 
 /**
- * The client's duplicate-rule choices that stay its own (allowSave, runAsCurrentUser, each
- * true/false), without includeRecordDetails: that one asks Salesforce to put the matching
- * records, of any tenant, into the answer (the error path drops them, a save with an alert may
- * carry them in a 2xx that is streamed as sent). Anything else in the header is dropped.
+ * The part of a client's duplicate-rule header that stays its own: runAsCurrentUser (true/false).
+ * Dropped: includeRecordDetails, which asks Salesforce to put the matching records, of any
+ * tenant, into the answer; and allowSave, because a save past an alert-level rule answers 2xx
+ * with the matching record ids, and 2xx write answers are streamed as sent (error answers are
+ * reduced). Through the gateway, the org's alert-level rules therefore block such saves.
  */
 export function withoutRecordDetails(value: string): string {
   const kept: string[] = [];
   for (const part of value.split(';')) {
-    const m = /^\s*(allowSave|runAsCurrentUser)\s*=\s*(true|false)\s*$/i.exec(part);
-    if (m) kept.push(`${m[1]!.toLowerCase() === 'allowsave' ? 'allowSave' : 'runAsCurrentUser'}=${m[2]!.toLowerCase()}`);
+    const m = /^\s*runAsCurrentUser\s*=\s*(true|false)\s*$/i.exec(part);
+    if (m) kept.push(`runAsCurrentUser=${m[1]!.toLowerCase()}`);
   }
   return kept.join('; ');
 }
@@ -73,9 +74,9 @@ export function upstreamHeaders(a: {
   } else if (h['accept-encoding'] !== undefined) {
     // Unfiltered answers are streamed as sent, but their error answers are decoded and reduced
     // (adapter errorBody): only codings the gateway can decode may be asked for.
+    // None left: identity, not no header (which would allow any coding, RFC 9110 §12.5.3).
     const codings = decodableCodings(h['accept-encoding']);
-    if (codings === '') delete h['accept-encoding'];
-    else h['accept-encoding'] = codings;
+    h['accept-encoding'] = codings === '' ? 'identity' : codings;
   }
   const dup = h[DUPLICATE_RULE_HEADER];
   if (dup !== undefined) {

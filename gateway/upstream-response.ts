@@ -87,7 +87,8 @@ export function createUpstreamResponse(o: UpstreamResponseOptions): {
         ? await readUpstreamBody(res.stream, res.headers, o.limits.responseBodyBytes)
         : await readUpstreamErrorBody(res.stream, res.headers, o.limits.responseBodyBytes);
       if (isRefusal(bytes)) return failResponse(request, reply, res.statusCode, bytes);
-      // An upstream's Location names its own URLs, not the gateway's (a 3xx, a 201's record).
+      // An error answer's Location (a 3xx) names the upstream's own URLs, not the gateway's.
+      // (2xx answers keep theirs: a known gap, docs/architecture.md.)
       if (!ok) for (const h of ['location', 'content-location']) reply.removeHeader(h);
       if (!ok && bytes.length === 0) {
         // An error without a body has nothing to leak: the client keeps the upstream's status and

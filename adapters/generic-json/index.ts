@@ -85,9 +85,21 @@ function actionOf(method: Method, hasId: boolean): Action {
  */
 const METHOD_OVERRIDE_PARAMS: ReadonlySet<string> = new Set(['_method', '_httpmethod', 'x-http-method-override', 'x-http-method', 'x-method-override']);
 
+/**
+ * A parameter name as the upstream's framework may read it: lower case, `.` and space as `_` (PHP
+ * turns `.method` into `_method`), without a `[…]` suffix.
+ */
+const asFrameworkReadsIt = (name: string): string => name.toLowerCase().replace(/[. ]/g, '_').replace(/\[.*$/, '');
+
 function resolve(options: GenericJsonOptions, req: CanonicalRequest, body: unknown): Resource | Refusal {
   for (const name of req.query.keys()) {
-    if (METHOD_OVERRIDE_PARAMS.has(name.toLowerCase())) return refuse('GW_ERR_RES_BAD_QUERY', `query parameter ${JSON.stringify(name.slice(0, 64))} would override the method`);
+    if (METHOD_OVERRIDE_PARAMS.has(asFrameworkReadsIt(name))) return refuse('GW_ERR_RES_BAD_QUERY', `query parameter ${JSON.stringify(name.slice(0, 64))} would override the method`);
+  }
+  // Laravel and Symfony also read `_method` from a JSON body.
+  if (isObject(body)) {
+    for (const key of Object.keys(body)) {
+      if (METHOD_OVERRIDE_PARAMS.has(asFrameworkReadsIt(key))) return refuse('GW_ERR_REQ_BODY_INVALID', `body member ${JSON.stringify(key.slice(0, 64))} would override the method`);
+    }
   }
   let pathMatched = false;
   for (const route of options.routes) {

@@ -167,9 +167,22 @@ t.test('JSON Pointer', async (t) => {
 });
 
 t.test('a method override in the query (_method, _HttpMethod, x-http-method-override…) is refused', async (t) => {
-  for (const target of ['/contacts?_method=DELETE', '/contacts/7?_METHOD=delete', '/contacts?page=2&_HttpMethod=GET', '/contacts?X-HTTP-Method-Override=PUT']) {
+  for (const target of [
+    '/contacts?_method=DELETE',
+    '/contacts/7?_METHOD=delete',
+    '/contacts?page=2&_HttpMethod=GET',
+    '/contacts?X-HTTP-Method-Override=PUT',
+    '/contacts?.method=GET', // PHP reads it as _method
+    '/contacts?%2Emethod=GET',
+    '/contacts?%20method=GET',
+    '/contacts?_method[]=GET',
+  ]) {
     const r = adapter.resolve(request('POST', target), { tenant_id: 'acme' });
     t.ok(isRefusal(r) && r.code === 'GW_ERR_RES_BAD_QUERY', target);
+  }
+  for (const body of [{ tenant_id: 'acme', _method: 'GET' }, { tenant_id: 'acme', _METHOD: 'GET' }, { '.method': 'DELETE' }]) {
+    const r = adapter.resolve(request('POST', '/contacts'), body);
+    t.ok(isRefusal(r) && r.code === 'GW_ERR_REQ_BODY_INVALID', `body ${JSON.stringify(body)}: Laravel/Symfony read _method there too`);
   }
   t.notOk(isRefusal(adapter.resolve(request('GET', '/contacts?page=2&method=x'), undefined)), 'other parameters still pass');
 });
