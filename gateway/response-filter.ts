@@ -15,13 +15,21 @@ export function isJsonContentType(ct: string | undefined): boolean {
   return ct !== undefined && JSON_TYPE.test(ct);
 }
 
+/** The content codings the gateway decodes (and so the only ones it may ask an upstream for). */
+const DECODERS: Readonly<Record<string, () => Gunzip | Inflate | BrotliDecompress>> = Object.freeze({
+  gzip: createGunzip,
+  'x-gzip': createGunzip,
+  deflate: createInflate,
+  br: createBrotliDecompress,
+});
+
+/** Whether a content coding (lower case) is identity or one the gateway decodes. */
+export const isDecodable = (coding: string): boolean => coding === 'identity' || Object.hasOwn(DECODERS, coding);
+
 function decoder(encoding: string | undefined): Gunzip | Inflate | BrotliDecompress | null | undefined {
   const e = (encoding ?? 'identity').trim().toLowerCase();
   if (e === '' || e === 'identity') return null;
-  if (e === 'gzip' || e === 'x-gzip') return createGunzip();
-  if (e === 'deflate') return createInflate();
-  if (e === 'br') return createBrotliDecompress();
-  return undefined;
+  return Object.hasOwn(DECODERS, e) ? DECODERS[e]!() : undefined;
 }
 
 /** Collect at most `maxBytes` decoded bytes; destroys the streams past the limit. */

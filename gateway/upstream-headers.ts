@@ -7,6 +7,7 @@
  * address it determined. Pure.
  */
 import type { CanonicalRequest, Principal } from './types.ts';
+import { isDecodable } from './response-filter.ts';
 
 export const GATEWAY_HEADERS = {
   subject: 'x-gateway-subject',
@@ -25,7 +26,7 @@ const DUPLICATE_RULE_HEADER = 'sforce-duplicate-rule-header';
  * with the matching record ids, and 2xx write answers are streamed as sent (error answers are
  * reduced). Through the gateway, the org's alert-level rules therefore block such saves.
  */
-export function withoutRecordDetails(value: string): string {
+export function ownDuplicateRuleChoices(value: string): string {
   const kept: string[] = [];
   for (const part of value.split(';')) {
     const m = /^\s*runAsCurrentUser\s*=\s*(true|false)\s*$/i.exec(part);
@@ -34,14 +35,12 @@ export function withoutRecordDetails(value: string): string {
   return kept.join('; ');
 }
 
-const DECODABLE = new Set(['gzip', 'x-gzip', 'deflate', 'br', 'identity']);
-
 /** The codings of an Accept-Encoding value (with their q) that the gateway can decode; '' for none. */
 export function decodableCodings(value: string): string {
   return value
     .split(',')
     .map((c) => c.trim())
-    .filter((c) => DECODABLE.has(c.split(';')[0]!.trim().toLowerCase()))
+    .filter((c) => isDecodable(c.split(';')[0]!.trim().toLowerCase()))
     .join(', ');
 }
 
@@ -80,7 +79,7 @@ export function upstreamHeaders(a: {
   }
   const dup = h[DUPLICATE_RULE_HEADER];
   if (dup !== undefined) {
-    const kept = withoutRecordDetails(dup);
+    const kept = ownDuplicateRuleChoices(dup);
     if (kept === '') delete h[DUPLICATE_RULE_HEADER];
     else h[DUPLICATE_RULE_HEADER] = kept;
   }
